@@ -1,0 +1,31 @@
+"""Email addresses as a validated type.
+
+Deliberately stricter than RFC 5322: one address, no display name, no whitespace or control
+characters. That makes header injection through a ticket's requester or a policy's contacts
+impossible, and needs no DNS or extra package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
+)
+MAX_ADDRESS_LENGTH = 254
+
+
+def _address(value: str) -> str:
+    if len(value) > MAX_ADDRESS_LENGTH:
+        raise ValueError(f"an email address has at most {MAX_ADDRESS_LENGTH} characters")
+    if not _ADDRESS.match(value) or ".." in value.split("@", 1)[1]:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(f"{shown!r} is not an email address such as lead@example.com")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_address)]
+"""A single plain email address (``name@example.com``)."""

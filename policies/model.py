@@ -1,0 +1,279 @@
+"""The escalation policy schema: what engineers author in ``policies/*.yaml``.
+
+Every model forbids unknown keys, so a typo in a reviewed YAML file (``notfy:``) is an error with
+its field path, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+from policies.durations import PositiveDuration
+from policies.emails import EmailAddress
+
+ALWAYS_OPEN = "24x7"
+"""The built-in calendar that never closes: every second counts."""
+
+BUILTIN_ROLES = frozenset({"assignee"})
+"""Roles every policy has without declaring them: the ticket's current assignee."""
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_PRIORITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"{value!r} must be 1-64 lowercase letters, digits, '-' or '_', starting with a "
+            "letter or digit"
+        )
+    return value
+
+
+def _priority(value: str) -> str:
+    if not _PRIORITY.match(value):
+        raise ValueError(f"{value!r} must be 1-16 letters, digits, '-' or '_' (such as P1)")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+"""A name that is safe in file names, ids and search attributes."""
+
+PriorityName = Annotated[str, AfterValidator(_priority)]
+"""A priority's name, such as ``P1``; a policy's targets define which exist."""
+
+
+class ClockName(StrEnum):
+    """The SLA clocks a ticket keeps."""
+
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Targets(_Strict):
+    """SLA targets for one priority, counted in business time on ``calendar``."""
+
+    first_response: PositiveDuration
+    resolution: PositiveDuration
+    calendar: Slug = ALWAYS_OPEN
+
+    def for_clock(self, clock: ClockName) -> Any:
+        """The target of one clock."""
+        return getattr(self, clock.value)
+
+
+def _percent(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.endswith("%"):
+            raise ValueError(f"{value!r} must be a share of the target such as 75% or 100%")
+        try:
+            return float(text[:-1])
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage such as 75%") from None
+    return value
+
+
+Percent = Annotated[float, BeforeValidator(_percent), Field(gt=0, le=10_000)]
+
+
+class ClockCondition(_Strict):
+    """True while ``clock`` runs and its business time has reached the threshold.
+
+    Exactly one of ``at`` (a share of the target), ``before_breach`` or ``after_breach`` sets the
+    threshold.
+    """
+
+    clock: ClockName
+    at: Percent | None = None
+    before_breach: PositiveDuration | None = None
+    after_breach: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> ClockCondition:
+        given = [k for k in ("at", "before_breach", "after_breach") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a clock condition needs exactly one of at (such as 75%), before_breach or "
+                f"after_breach (such as 2h); got {', '.join(given) or 'none'}"
+            )
+        return self
+
+
+TicketField = Literal["affected_users", "critical_service", "priority", "team", "customer"]
+_NUMERIC_FIELDS = {"affected_users"}
+_ORDER_OPS = ("gte", "gt", "lte", "lt")
+
+
+class FieldCondition(_Strict):
+    """True while a ticket field compares as stated; re-checked on every update."""
+
+    field: TicketField
+    eq: int | bool | str | None = None
+    gte: int | None = None
+    gt: int | None = None
+    lte: int | None = None
+    lt: int | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FieldCondition:
+        ops = [k for k in ("eq", *_ORDER_OPS, "in_") if getattr(self, k) is not None]
+        if len(ops) != 1:
+            raise ValueError(
+                "a field condition needs exactly one of eq, gte, gt, lte, lt or in; "
+                f"got {', '.join(o.rstrip('_') for o in ops) or 'none'}"
+            )
+        op = ops[0]
+        if op in _ORDER_OPS and self.field not in _NUMERIC_FIELDS:
+            raise ValueError(f"{op} compares numbers; {self.field} is not a number")
+        if self.field == "critical_service" and op == "eq" and not isinstance(self.eq, bool):
+            raise ValueError("critical_service is true or false")
+        return self
+
+
+def _condition_kind(value: Any) -> str | None:
+    keys = set(value) if isinstance(value, dict) else set(vars(value)) if value else set()
+    for kind in ("any", "all", "clock", "field"):
+        if kind in keys:
+            return kind
+    return None
+
+
+class AnyCondition(_Strict):
+    """True when any of its conditions is true."""
+
+    any: list[Condition] = Field(min_length=1)
+
+
+class AllCondition(_Strict):
+    """True when all of its conditions are true."""
+
+    all: list[Condition] = Field(min_length=1)
+
+
+Condition = Annotated[
+    Annotated[ClockCondition, Tag("clock")]
+    | Annotated[FieldCondition, Tag("field")]
+    | Annotated[AnyCondition, Tag("any")]
+    | Annotated[AllCondition, Tag("all")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition",
+        custom_error_message=(
+            "a condition is {clock: ..., at: 75%}, {field: ..., gte: 500}, {any: [...]} "
+            "or {all: [...]}"
+        ),
+    ),
+]
+
+
+class Repeat(_Strict):
+    """Notify again every ``every`` while the level's condition still holds, ``times`` more."""
+
+    every: PositiveDuration
+    times: int = Field(ge=1, le=100)
+
+
+class Reassign(_Strict):
+    """Hand the ticket to another team or person when the level fires."""
+
+    team: Slug | None = None
+    assignee: EmailAddress | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Reassign:
+        if self.team is None and self.assignee is None:
+            raise ValueError("reassign needs a team, an assignee or both")
+        return self
+
+
+class Level(_Strict):
+    """One rung of the escalation ladder."""
+
+    name: Slug
+    when: Condition
+    notify: list[Slug] = Field(min_length=1)
+    priorities: list[PriorityName] | None = None
+    repeat: Repeat | None = None
+    channel: Literal["email"] = "email"
+    template_id: str | None = Field(default=None, pattern=r"^d-[0-9a-f]{32}$")
+    set_priority: PriorityName | None = None
+    reassign: Reassign | None = None
+
+
+Contacts = dict[Slug, list[EmailAddress]]
+
+
+class Policy(_Strict):
+    """A complete escalation policy, as loaded from one YAML file."""
+
+    name: Slug
+    version: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] = Field(
+        min_length=1, max_length=64
+    )
+    description: str = ""
+    targets: dict[PriorityName, Targets] = Field(min_length=1)
+    contacts: Contacts = Field(default_factory=dict)
+    teams: dict[Slug, Contacts] = Field(default_factory=dict)
+    levels: list[Level] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        problems: list[str] = []
+        roles = set(self.contacts) | BUILTIN_ROLES
+        for team, overrides in self.teams.items():
+            problems += [
+                f"teams.{team}.{role}: role {role!r} is not declared under contacts"
+                for role in overrides
+                if role not in roles
+            ]
+        names: set[str] = set()
+        for i, level in enumerate(self.levels):
+            where = f"levels.{i} ({level.name})"
+            if level.name in names:
+                problems.append(f"{where}: the level name {level.name!r} is used twice")
+            names.add(level.name)
+            problems += [
+                f"{where}.notify: unknown role {role!r}; known roles: {', '.join(sorted(roles))}"
+                for role in level.notify
+                if role not in roles
+            ]
+            for prio in (level.priorities or []) + (
+                [level.set_priority] if level.set_priority else []
+            ):
+                if prio not in self.targets:
+                    problems.append(
+                        f"{where}: priority {prio!r} has no targets; defined: "
+                        f"{', '.join(self.targets)}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def priority_rank(self, priority: str) -> int:
+        """0 for the most urgent priority (the first under ``targets``)."""
+        return list(self.targets).index(priority)
+
+
+AnyCondition.model_rebuild()
+AllCondition.model_rebuild()
