@@ -38,11 +38,14 @@ def _path(loc: tuple[int | str, ...]) -> str:
     shown: list[str] = []
     for i, part in enumerate(loc):
         text = str(part)
-        is_tag = text in _UNION_TAGS and (i == len(loc) - 1 or str(loc[i + 1]) == text)
+        last = i == len(loc) - 1
+        is_tag = text in _UNION_TAGS and (
+            (not last and str(loc[i + 1]) == text) or (last and str(loc[i - 1]) != text)
+        )
         if is_tag or text.startswith(("function-", "json-or-python", "lax-or-strict")):
             continue
         shown.append(text)
-    return ".".join(shown) or "(top level)"
+    return ".".join(shown)
 
 
 def parse_policy(text: str, source: str) -> Policy:
@@ -59,10 +62,10 @@ def parse_policy(text: str, source: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            f"{_path(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors(include_url=False)
-        ]
+        problems = []
+        for err in exc.errors(include_url=False):
+            path, message = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
+            problems += message.split("\n") if not path else [f"{path}: {message}"]
         raise PolicyError(source, problems) from None
 
 

@@ -267,7 +267,7 @@ class Policy(_Strict):
                         f"{', '.join(self.targets)}"
                     )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def priority_rank(self, priority: str) -> int:
