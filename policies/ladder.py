@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from policies.calendar import CalendarSet
 from policies.clock import SlaClock
+from policies.durations import format_duration
 from policies.model import (
     AllCondition,
     AnyCondition,
@@ -43,6 +44,7 @@ class LevelProgress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fired: int = 0
+    first_due_at: datetime | None = None
     last_fired_at: datetime | None = None
 
 
@@ -126,5 +128,32 @@ def next_fire_at(
         return since
     if level.repeat is None or progress.fired > level.repeat.times:
         return None
-    assert progress.last_fired_at is not None
-    return max(since, progress.last_fired_at + level.repeat.every)
+    assert progress.last_fired_at is not None and progress.first_due_at is not None
+    # Anchored on the first notice so repeats do not drift by each firing's latency, yet never
+    # closer together than ``every`` (no burst of catch-up repeats after a long pause).
+    return max(
+        since,
+        progress.first_due_at + progress.fired * level.repeat.every,
+        progress.last_fired_at + level.repeat.every,
+    )
+
+
+def describe_condition(condition: Condition) -> str:
+    """A short human description, for notices and the Web UI (``resolution at 100%``)."""
+    if isinstance(condition, ClockCondition):
+        if condition.at is not None:
+            return f"{condition.clock.value} at {condition.at:g}% of target"
+        if condition.after_breach is not None:
+            return f"{condition.clock.value} {format_duration(condition.after_breach)} past breach"
+        assert condition.before_breach is not None
+        return f"{condition.clock.value} {format_duration(condition.before_breach)} before breach"
+    if isinstance(condition, FieldCondition):
+        for op, sign in (("eq", "="), ("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<")):
+            value = getattr(condition, op)
+            if value is not None:
+                shown = str(value).lower() if isinstance(value, bool) else value
+                return f"{condition.field} {sign} {shown}"
+        return f"{condition.field} in {', '.join(condition.in_ or [])}"
+    if isinstance(condition, AnyCondition):
+        return " or ".join(describe_condition(c) for c in condition.any)
+    return " and ".join(describe_condition(c) for c in condition.all)

@@ -1,0 +1,74 @@
+"""Arguments and results of the activities: one pydantic model each, so fields can be added
+without breaking tickets already running."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoadPolicyRequest(BaseModel):
+    """Which policy a ticket runs under."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+class TicketSnapshot(BaseModel):
+    """The ticket as it stood when a notification was sent."""
+
+    ticket_id: str
+    title: str
+    priority: str
+    team: str
+    customer: str
+    requester: str
+    assignee: str | None = None
+    affected_users: int
+    critical_service: bool
+    state: str
+    opened_at: datetime
+
+
+class ClockSnapshot(BaseModel):
+    """One SLA clock as it stood when a notification was sent."""
+
+    clock: str
+    target: timedelta
+    elapsed: timedelta
+    due_at: datetime | None = None
+    breached: bool
+    stopped: bool
+
+
+class NotificationRequest(BaseModel):
+    """One escalation notice to the recipients of one level firing.
+
+    ``idempotency_key`` is the same for every retry of the same notice (and across worker
+    restarts), so the provider side and the outbox can tell a retry from a new notice.
+    """
+
+    idempotency_key: str
+    channel: Literal["email"] = "email"
+    recipients: list[str] = Field(min_length=1)
+    template_id: str | None = None
+    level: str
+    repeat: int = 0
+    reason: str
+    due_at: datetime
+    ticket: TicketSnapshot
+    clocks: list[ClockSnapshot] = []
+    policy: str
+    policy_version: str
+
+
+class DeliveryResult(BaseModel):
+    """What became of a notice: ``sent`` (accepted by SendGrid), ``written`` (to the outbox)."""
+
+    status: Literal["sent", "written"]
+    provider: Literal["sendgrid", "outbox"]
+    message_id: str | None = None
+    detail: str | None = None

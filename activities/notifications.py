@@ -1,0 +1,127 @@
+"""The ``send_notification`` activity: one escalation notice to its recipients.
+
+Where the notice goes is decided once, when the worker starts: SendGrid when an API key is
+configured, otherwise the ``.eml`` outbox. The workflow does not know or care which.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import TypeAdapter, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.email_content import single_line
+from activities.models import DeliveryResult, NotificationRequest
+from activities.outbox import OutboxWriter
+from activities.sendgrid_email import DEFAULT_HOST, SendGridSender
+from policies.emails import EmailAddress
+
+_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
+
+
+class EmailBackend(Protocol):
+    """Anything that can deliver a rendered notice (SendGrid, the outbox, a test double)."""
+
+    def deliver(self, request: NotificationRequest) -> DeliveryResult:
+        """Deliver one notice, or raise ``ApplicationError`` saying whether to retry."""
+        ...
+
+
+class NotificationActivities:
+    """Owns the email backend and exposes it to Temporal as ``send_notification``.
+
+    The activity is synchronous (the sendgrid client is), so the worker must run it on a
+    thread-pool ``activity_executor``.
+
+    Args:
+        backend: Where notices go.
+    """
+
+    def __init__(self, backend: EmailBackend) -> None:
+        self._backend = backend
+
+    @property
+    def backend(self) -> EmailBackend:
+        """The backend notices are delivered through."""
+        return self._backend
+
+    @activity.defn(name="send_notification")
+    def send_notification(self, request: NotificationRequest) -> DeliveryResult:
+        """Deliver one escalation notice.
+
+        Args:
+            request: The notice; ``idempotency_key`` is the same on every retry.
+
+        Returns:
+            What became of it: ``sent`` through SendGrid or ``written`` to the outbox.
+
+        Raises:
+            ApplicationError: non-retryable ``InvalidRecipient`` when an address is not one;
+                otherwise whatever the backend raises (see ``SendGridSender.deliver``).
+        """
+        ticket = single_line(request.ticket.ticket_id)[:100]
+        level = single_line(request.level)[:100]
+        _check_recipients(request.recipients)
+        try:
+            result = self._backend.deliver(request)
+        except ApplicationError as err:
+            activity.logger.warning(
+                "notice for ticket %s level %s failed: %s (%s)",
+                ticket,
+                level,
+                err.type,
+                "permanent" if err.non_retryable else "will retry",
+            )
+            raise
+        activity.logger.info(
+            "notice for ticket %s level %s %s via %s (message id %s)",
+            ticket,
+            level,
+            result.status,
+            result.provider,
+            result.message_id,
+        )
+        return result
+
+
+def _check_recipients(recipients: list[str]) -> None:
+    # The workflow sends addresses from validated policies, but a bad one must fail once,
+    # clearly, rather than be retried against SendGrid or break the outbox's headers.
+    for address in recipients:
+        try:
+            _ADDRESS.validate_python(address)
+        except ValidationError as err:
+            reason = err.errors()[0]["msg"]
+            raise ApplicationError(
+                f"cannot send to recipient: {reason}", type="InvalidRecipient", non_retryable=True
+            ) from None
+
+
+def build_notification_activities(
+    api_key: str | None,
+    sendgrid_host: str | None,
+    from_address: str,
+    outbox_dir: Path,
+) -> NotificationActivities:
+    """Build the activities from worker configuration.
+
+    Args:
+        api_key: SendGrid API key; ``None`` or blank selects the outbox.
+        sendgrid_host: SendGrid API base URL; ``None`` means SendGrid's own.
+        from_address: The sender of every notice (a verified sender for SendGrid).
+        outbox_dir: Where ``.eml`` files go when there is no API key.
+
+    Raises:
+        ValueError: when ``from_address`` is not a plain email address.
+    """
+    _ADDRESS.validate_python(from_address)
+    key = (api_key or "").strip()
+    backend: EmailBackend
+    if key:
+        backend = SendGridSender(key, from_address, host=sendgrid_host or DEFAULT_HOST)
+    else:
+        backend = OutboxWriter(outbox_dir, from_address)
+    return NotificationActivities(backend)

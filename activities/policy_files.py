@@ -1,0 +1,59 @@
+"""The ``load_policy`` activity: reads a policy file once, when a ticket opens.
+
+Running it as an activity records the policy in the ticket's history, so editing a file never
+changes an open ticket and replays always see the policy the ticket started with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.models import LoadPolicyRequest
+from policies.loader import PolicyError, find_policy_file, load_named_policy
+from policies.model import Policy, Slug
+
+POLICY_NOT_FOUND = "PolicyNotFound"
+POLICY_INVALID = "PolicyInvalid"
+
+
+class PolicyActivities:
+    """Loads policies from one directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    @activity.defn(name="load_policy")
+    def load_policy(self, request: LoadPolicyRequest) -> Policy:
+        """Load and validate the named policy.
+
+        Raises:
+            ApplicationError: non-retryable, type ``PolicyNotFound`` or ``PolicyInvalid``: a
+                retry cannot fix a missing or broken file, and the opener should hear at once.
+        """
+        try:
+            name = _validate_name(request.name)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type=POLICY_NOT_FOUND, non_retryable=True) from None
+        try:
+            policy = load_named_policy(self._directory, name)
+        except PolicyError as exc:
+            missing = find_policy_file(self._directory, name) is None
+            raise ApplicationError(
+                str(exc), type=POLICY_NOT_FOUND if missing else POLICY_INVALID, non_retryable=True
+            ) from None
+        activity.logger.info("loaded policy %s version %s", policy.name, policy.version)
+        return policy
+
+
+def _validate_name(name: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(Slug).validate_python(name)
+    except ValidationError as exc:
+        raise ValueError(
+            f"policy name: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The user-facing side of the escalation service: configuration, the Python client, the CLI."""

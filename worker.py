@@ -1,0 +1,89 @@
+"""The worker: the one long-running process. Also ``escalations worker``.
+
+It reads the environment, builds the activities' clients (SendGrid or the local outbox, the
+policy directory), registers ``TicketEscalation`` and its activities on the ``escalations`` task
+queue, and shuts down gracefully on SIGTERM or SIGINT: activities in flight get time to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from activities.notifications import build_notification_activities
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.policy_files import PolicyActivities
+from escalations.config import Settings, load_settings
+from escalations.temporal import connect, ensure_search_attributes
+from workflows.ticket_escalation import TicketEscalation
+
+log = logging.getLogger("escalations.worker")
+
+# SendGrid's client is synchronous: each send holds a thread for up to its 10 s timeout.
+ACTIVITY_THREADS = 32
+GRACEFUL_SHUTDOWN = timedelta(seconds=15)
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """A worker for ``settings.task_queue`` with the workflow and every activity."""
+    notifications = build_notification_activities(
+        api_key=settings.sendgrid_api_key,
+        sendgrid_host=settings.sendgrid_host,
+        from_address=settings.sendgrid_from,
+        outbox_dir=settings.outbox_dir,
+    )
+    policies = PolicyActivities(settings.policy_dir)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[TicketEscalation],
+        activities=[policies.load_policy, notifications.send_notification],
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        sticky_queue_schedule_to_start_timeout=settings.sticky_queue_timeout,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, or SIGTERM/SIGINT arrives when ``stop`` is not given."""
+    client = await connect(settings)
+    if settings.register_search_attributes:
+        try:
+            await ensure_search_attributes(client, settings.temporal_namespace)
+        except Exception as exc:
+            log.warning("could not check search attributes (register them yourself): %s", exc)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        worker = build_worker(client, settings, executor)
+        log.info(
+            "worker polling %s on %s/%s; email to %s; policies from %s",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.email_mode,
+            settings.policy_dir,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("shutting down: finishing activities in flight")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    """Entry point of ``python worker.py`` and ``escalations worker``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(load_settings()))
+
+
+if __name__ == "__main__":
+    main()

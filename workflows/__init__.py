@@ -1,0 +1,1 @@
+"""Deterministic orchestration only: one workflow class per module, with its message models."""

@@ -1,0 +1,64 @@
+"""What operators see of a ticket in the Temporal Web UI: summary line and current details."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from policies.durations import format_duration
+from workflows.ticket_messages import TicketStatus
+
+
+def static_summary(priority: str, ticket_id: str, title: str) -> str:
+    """The one-line summary shown in the workflow list: ``P1 · T-1042 · Checkout down``."""
+    short = title if len(title) <= 80 else title[:79] + "…"
+    return f"{priority} · {ticket_id} · {short}"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def _cell(text: str) -> str:
+    # Ticket text is untrusted: keep it from breaking the markdown table or injecting links.
+    return text.replace("|", "\\|").replace("[", "\\[").replace("<", "&lt;").replace("\n", " ")
+
+
+def current_details(status: TicketStatus) -> str:
+    """Markdown for the Web UI's current details: state, clocks, next and last escalation."""
+    lines = [
+        f"**{_cell(status.priority)} · {_cell(status.ticket_id)}** — {_cell(status.title)}",
+        "",
+        f"State: **{status.state.value}**"
+        + (f" ({_cell(status.paused_reason)})" if status.paused_reason else "")
+        + f" · team {_cell(status.team)} · assignee {_cell(status.assignee or 'none')}"
+        + f" · policy {status.policy} v{status.policy_version}",
+        "",
+        "| clock | target | elapsed | due | state |",
+        "|---|---|---|---|---|",
+    ]
+    for name, clock in status.clocks.items():
+        if clock.stopped_at:
+            state = "stopped" + (" (breached)" if clock.breached else "")
+        elif clock.breached:
+            state = "**BREACHED**"
+        else:
+            state = "running" if clock.running else "paused"
+        lines.append(
+            f"| {name} | {format_duration(clock.target)} | {format_duration(clock.elapsed)} "
+            f"| {_when(clock.due_at)} | {state} |"
+        )
+    lines.append("")
+    if status.next_escalation_level:
+        lines.append(
+            f"Next escalation: **{status.next_escalation_level}** at "
+            f"{_when(status.next_escalation_at)}"
+        )
+    else:
+        lines.append("Next escalation: none pending")
+    if status.escalations:
+        last = status.escalations[-1]
+        lines.append(
+            f"Last escalation: **{last.level}** (repeat {last.repeat}) at {_when(last.fired_at)}"
+            f" to {len(last.recipients)} recipient(s): {last.delivery.status}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,417 @@
+"""``TicketEscalation``: one durable workflow per helpdesk ticket.
+
+It keeps the ticket's SLA clocks, sleeps on a durable timer until the next threshold of its
+policy, fires the levels that fall due in policy order, and wakes early on every update to
+recompute. All rules live in :mod:`workflows.ticket_state` and :mod:`policies`; this module
+only orchestrates: timers, activities, messages, search attributes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import (
+        ClockSnapshot,
+        DeliveryResult,
+        LoadPolicyRequest,
+        NotificationRequest,
+        TicketSnapshot,
+    )
+    from policies.calendar import CalendarSet, builtin_calendars
+    from policies.contacts import resolve_recipients
+    from policies.ladder import describe_condition
+    from policies.model import Policy
+    from workflows import search_attributes as sa
+    from workflows import timeouts
+    from workflows.ticket_details import current_details
+    from workflows.ticket_messages import (
+        AcknowledgeRequest,
+        ChangePriorityRequest,
+        PauseRequest,
+        ReassignRequest,
+        ResolveRequest,
+        ResumeRequest,
+        TicketInput,
+        TicketStatus,
+        UpdateImpactRequest,
+        build_status,
+    )
+    from workflows.ticket_state import (
+        Delivery,
+        DueLevel,
+        EscalationRecord,
+        TicketFields,
+        TicketState,
+        TicketStateName,
+    )
+
+INVALID_TICKET = "InvalidTicket"
+
+
+@workflow.defn(name="TicketEscalation")
+class TicketEscalation:
+    """The escalation pipeline of one ticket. Workflow id: ``ticket-<ticket_id>``."""
+
+    def __init__(self) -> None:
+        self._state: TicketState | None = None
+        self._calendars: CalendarSet = builtin_calendars()
+        self._changed = False
+        self._deliveries: dict[int, asyncio.Task[None]] = {}
+        self._published: dict[str, sa.SearchValue] = {}
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: TicketInput) -> TicketStatus:
+        """Run the ticket until it is resolved; returns its final status."""
+        self._state = input.continued or await self._open(input)
+        self._published = dict(self._current_search_values()) if input.continued else {}
+        state = self._state
+        while not state.resolved:
+            self._fire_due_levels()
+            self._publish()
+            if self._should_continue_as_new():
+                await workflow.wait_condition(
+                    lambda: not self._deliveries and workflow.all_handlers_finished()
+                )
+                workflow.continue_as_new(self._continued_input(input))
+            await self._sleep_until_next_change()
+        await workflow.wait_condition(
+            lambda: not self._deliveries and workflow.all_handlers_finished()
+        )
+        self._publish()
+        return self._status()
+
+    async def _open(self, input: TicketInput) -> TicketState:
+        try:
+            policy = await workflow.execute_activity(
+                "load_policy",
+                LoadPolicyRequest(name=input.policy),
+                result_type=Policy,
+                start_to_close_timeout=timeouts.LOAD_POLICY_TIMEOUT,
+                retry_policy=timeouts.LOAD_POLICY_RETRY,
+                summary=f"load policy {input.policy}",
+            )
+        except ActivityError as err:
+            # A missing or broken policy cannot be fixed by retrying this ticket: fail it with
+            # the loader's message so the opener sees what to fix.
+            cause = err.cause if isinstance(err.cause, ApplicationError) else err
+            raise ApplicationError(
+                f"ticket {input.ticket_id}: {cause}",
+                type=getattr(cause, "type", None) or "PolicyUnavailable",
+                non_retryable=True,
+            ) from err
+        if input.priority not in policy.targets:
+            raise ApplicationError(
+                f"ticket {input.ticket_id}: priority {input.priority!r} is not defined by policy "
+                f"{policy.name!r} v{policy.version}; defined: {', '.join(policy.targets)}",
+                type=INVALID_TICKET,
+                non_retryable=True,
+            )
+        now = workflow.now()
+        opened_at = min(input.opened_at or now, now)
+        fields = TicketFields.model_validate(
+            input.model_dump(include=set(TicketFields.model_fields))
+        )
+        return TicketState.open(fields, policy, opened_at, notice_key=workflow.info().run_id)
+
+    async def _sleep_until_next_change(self) -> None:
+        state = self._require_state()
+        now = workflow.now()
+        wake = state.next_wake(now, self._calendars)
+        self._changed = False
+        if wake is None:
+            await workflow.wait_condition(lambda: self._changed)
+            return
+        at, what = wake
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._changed,
+                timeout=max(at - now, timedelta(milliseconds=1)),
+                timeout_summary=f"until {what}",
+            )
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > timeouts.MAX_HISTORY_EVENTS
+        )
+
+    def _continued_input(self, input: TicketInput) -> TicketInput:
+        state = self._require_state()
+        return input.model_copy(update={"continued": state})
+
+    # -- escalation ------------------------------------------------------------------------
+
+    def _fire_due_levels(self) -> None:
+        state = self._require_state()
+        now = workflow.now()
+        # A level's actions (a priority raise) can make another level due at once; the ladder
+        # is finite and each firing consumes a repeat, so this settles.
+        for _ in range(
+            1 + sum(1 + (lvl.repeat.times if lvl.repeat else 0) for lvl in state.policy.levels)
+        ):
+            due = state.due_levels(now, self._calendars)
+            if not due:
+                return
+            for item in due:
+                self._fire(item, now)
+
+    def _fire(self, due: DueLevel, now: datetime) -> None:
+        state = self._require_state()
+        fields = state.fields
+        recipients = resolve_recipients(
+            state.policy, due.level.notify, fields.team, fields.assignee
+        )
+        record = state.record_fire(due, now, recipients, describe_condition(due.level.when))
+        workflow.logger.info(
+            "ticket %s: level %s fired (repeat %d) to %d recipient(s)",
+            fields.ticket_id,
+            record.level,
+            record.repeat,
+            len(recipients),
+        )
+        if recipients:
+            index = len(state.escalations) - 1
+            request = self._notification(record, due, now)
+            self._deliveries[index] = asyncio.create_task(self._deliver(index, request))
+
+    def _notification(
+        self, record: EscalationRecord, due: DueLevel, now: datetime
+    ) -> NotificationRequest:
+        state = self._require_state()
+        status = self._status()
+        return NotificationRequest(
+            idempotency_key=state.notice_key_for(record.level, record.repeat),
+            channel=due.level.channel,
+            recipients=record.recipients,
+            template_id=due.level.template_id,
+            level=record.level,
+            repeat=record.repeat,
+            reason=record.reason,
+            due_at=record.due_at,
+            ticket=TicketSnapshot(
+                **state.fields.model_dump(), state=status.state.value, opened_at=state.opened_at
+            ),
+            clocks=[
+                ClockSnapshot(
+                    clock=name,
+                    target=clock.target,
+                    elapsed=clock.elapsed,
+                    due_at=clock.due_at,
+                    breached=clock.breached,
+                    stopped=clock.stopped_at is not None,
+                )
+                for name, clock in status.clocks.items()
+            ],
+            policy=state.policy.name,
+            policy_version=state.policy.version,
+        )
+
+    async def _deliver(self, index: int, request: NotificationRequest) -> None:
+        state = self._require_state()
+        try:
+            result = await workflow.execute_activity(
+                "send_notification",
+                request,
+                result_type=DeliveryResult,
+                start_to_close_timeout=timeouts.NOTIFY_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=timeouts.NOTIFY_GIVE_UP_AFTER,
+                retry_policy=timeouts.NOTIFY_RETRY,
+                cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+                summary=f"notify {request.level} #{request.repeat}",
+            )
+            delivery = Delivery.from_result(result)
+        except ActivityError as err:
+            # Rejected by SendGrid (a bad address, a bad key) or out of retries: record it and
+            # go on; the ticket must keep escalating to the levels that can still be reached.
+            cause = err.cause if err.cause is not None else err
+            delivery = Delivery(status="failed", detail=str(cause)[:1000])
+        except asyncio.CancelledError:
+            delivery = Delivery(status="cancelled", detail="the ticket was resolved first")
+        finally:
+            self._deliveries.pop(index, None)
+        record = state.escalations[index]
+        state.escalations[index] = record.model_copy(update={"delivery": delivery})
+        self._changed = True
+
+    # -- what operators see ------------------------------------------------------------------
+
+    def _current_search_values(self) -> dict[str, sa.SearchValue]:
+        state = self._require_state()
+        clocks = self._status().clocks
+        response, resolution = clocks["first_response"], clocks["resolution"]
+        return {
+            sa.TICKET_ID.name: state.fields.ticket_id,
+            sa.PRIORITY.name: state.fields.priority,
+            sa.TEAM.name: state.fields.team,
+            sa.CUSTOMER.name: state.fields.customer,
+            sa.SLA_STATE.name: state.state.value,
+            sa.ESCALATION_LEVEL.name: state.current_level(),
+            sa.RESPONSE_DUE_AT.name: response.due_at,
+            sa.RESOLUTION_DUE_AT.name: resolution.due_at,
+            sa.RESPONSE_BREACHED.name: response.breached,
+            sa.RESOLUTION_BREACHED.name: resolution.breached,
+        }
+
+    def _publish(self) -> None:
+        current = self._current_search_values()
+        updates = sa.changed_updates(self._published, current)
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = current
+        workflow.set_current_details(current_details(self._status()))
+
+    def _status(self) -> TicketStatus:
+        return build_status(self._require_state(), workflow.now(), self._calendars)
+
+    def _require_state(self) -> TicketState:
+        if self._state is None:
+            raise ApplicationError(
+                "the ticket is still opening (loading its policy); try again in a moment",
+                type="TicketOpening",
+            )
+        return self._state
+
+    def _mark_changed(self) -> TicketStatus:
+        self._changed = True
+        return self._status()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> TicketStatus:
+        """The ticket's fields, state, clocks and every escalation so far."""
+        return self._status()
+
+    def _event_time(self, at: datetime | None, what: str) -> datetime:
+        now = workflow.now()
+        if at is None:
+            return now
+        state = self._state
+        if at > now + timeouts.FUTURE_SKEW:
+            raise ValueError(f"{what}.at {at.isoformat()} is in the future (now {now.isoformat()})")
+        if state is not None and at < state.opened_at:
+            raise ValueError(
+                f"{what}.at {at.isoformat()} is before the ticket opened "
+                f"({state.opened_at.isoformat()})"
+            )
+        return min(at, now)
+
+    def _require_open(self, what: str) -> None:
+        if self._state is not None and self._state.resolved:
+            raise ValueError(f"{what}: ticket {self._state.fields.ticket_id} is already resolved")
+
+    async def _ready(self) -> TicketState:
+        await workflow.wait_condition(lambda: self._state is not None)
+        return self._require_state()
+
+    @workflow.update
+    async def acknowledge(self, request: AcknowledgeRequest) -> TicketStatus:
+        """A first response reached the customer: stops the first-response clock."""
+        state = await self._ready()
+        self._require_open("acknowledge")
+        state.acknowledge(request.by, self._event_time(request.at, "acknowledge"))
+        return self._mark_changed()
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, request: AcknowledgeRequest) -> None:
+        self._require_open("acknowledge")
+        self._event_time(request.at, "acknowledge")
+
+    @workflow.update
+    async def resolve(self, request: ResolveRequest) -> TicketStatus:
+        """The ticket is solved: stops every clock and ends escalations."""
+        state = await self._ready()
+        self._require_open("resolve")
+        state.resolve(request.by, self._event_time(request.at, "resolve"), request.note)
+        for task in list(self._deliveries.values()):
+            task.cancel()
+        return self._mark_changed()
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveRequest) -> None:
+        self._require_open("resolve")
+        self._event_time(request.at, "resolve")
+
+    @workflow.update
+    async def pause(self, request: PauseRequest) -> TicketStatus:
+        """Waiting on the customer: clocks stop and escalations are held."""
+        state = await self._ready()
+        self._validate_pause(request)
+        state.pause(request.reason, workflow.now())
+        return self._mark_changed()
+
+    @pause.validator
+    def _validate_pause(self, request: PauseRequest) -> None:
+        self._require_open("pause")
+        if self._state is not None and self._state.paused:
+            raise ValueError(
+                f"pause: the ticket is already paused ({self._state.paused_reason}); resume first"
+            )
+
+    @workflow.update
+    async def resume(self, request: ResumeRequest) -> TicketStatus:
+        """The customer answered: clocks count again and escalations re-arm."""
+        state = await self._ready()
+        self._validate_resume(request)
+        state.resume(workflow.now())
+        return self._mark_changed()
+
+    @resume.validator
+    def _validate_resume(self, request: ResumeRequest) -> None:
+        self._require_open("resume")
+        if self._state is not None and not self._state.paused:
+            raise ValueError(f"resume: the ticket is not paused (it is {self._state.state.value})")
+
+    @workflow.update
+    async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:
+        """Re-target the clocks on another priority, keeping the time already elapsed."""
+        state = await self._ready()
+        self._validate_change_priority(request)
+        state.change_priority(request.priority, workflow.now())
+        return self._mark_changed()
+
+    @change_priority.validator
+    def _validate_change_priority(self, request: ChangePriorityRequest) -> None:
+        self._require_open("change_priority")
+        state = self._state
+        if state is not None and request.priority not in state.policy.targets:
+            raise ValueError(
+                f"change_priority.priority: {request.priority!r} is not defined by policy "
+                f"{state.policy.name!r}; defined: {', '.join(state.policy.targets)}"
+            )
+
+    @workflow.update
+    async def update_impact(self, request: UpdateImpactRequest) -> TicketStatus:
+        """New impact figures; impact triggers fire as soon as they hold."""
+        state = await self._ready()
+        self._require_open("update_impact")
+        state.update_impact(request.affected_users, request.critical_service)
+        return self._mark_changed()
+
+    @update_impact.validator
+    def _validate_update_impact(self, request: UpdateImpactRequest) -> None:
+        self._require_open("update_impact")
+
+    @workflow.update
+    async def reassign(self, request: ReassignRequest) -> TicketStatus:
+        """Hand the ticket to another assignee, team or both."""
+        state = await self._ready()
+        self._require_open("reassign")
+        state.reassign(request.assignee, request.team)
+        return self._mark_changed()
+
+    @reassign.validator
+    def _validate_reassign(self, request: ReassignRequest) -> None:
+        self._require_open("reassign")
+
+
+__all__ = ["TicketEscalation", "TicketStateName"]

@@ -1,0 +1,233 @@
+"""The public contract of the ``TicketEscalation`` workflow: its input, updates and status.
+
+Other services depend on these names and shapes, and any Temporal client can send them as plain
+JSON. Each model forbids unknown keys, so a misspelt field is an error that names it rather
+than a silently dropped value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from policies.calendar import CalendarSet
+from policies.emails import EmailAddress
+from policies.model import PriorityName, Slug
+from workflows.ticket_state import EscalationRecord, TicketState, TicketStateName
+
+_TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+MAX_TITLE = 500
+MAX_TEXT = 2_000
+
+
+def _ticket_id(value: str) -> str:
+    if not _TICKET_ID.match(value):
+        raise ValueError(
+            f"{value[:80]!r} must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a "
+            "letter or digit (it becomes the workflow id ticket-<ticket_id>)"
+        )
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value or _CONTROL.search(value):
+        raise ValueError("must be a single line without control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+TicketId = Annotated[str, AfterValidator(_ticket_id)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Text = Annotated[str, AfterValidator(_no_control)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def workflow_id_for(ticket_id: str) -> str:
+    """The workflow id of a ticket: part of the public contract."""
+    return f"ticket-{ticket_id}"
+
+
+class TicketInput(_Message):
+    """Opens a ticket: the ``TicketEscalation`` workflow's only argument."""
+
+    ticket_id: TicketId
+    title: OneLine = Field(max_length=MAX_TITLE)
+    priority: PriorityName
+    team: Slug
+    customer: OneLine = Field(max_length=200)
+    requester: EmailAddress
+    assignee: EmailAddress | None = None
+    affected_users: int = Field(default=1, ge=0, le=1_000_000_000)
+    critical_service: bool = False
+    policy: Slug = "default"
+    opened_at: AwareDatetime | None = None
+    continued: TicketState | None = Field(
+        default=None,
+        description="Internal: state carried across continue-as-new. Never set by callers.",
+    )
+
+
+class _Timed(_Message):
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="When it really happened, if it reaches us late. Not in the future, not "
+        "before the ticket opened.",
+    )
+
+
+class AcknowledgeRequest(_Timed):
+    """A first response reached the customer: stops the first-response clock."""
+
+    by: OneLine = Field(max_length=200)
+
+
+class ResolveRequest(_Timed):
+    """The ticket is solved: stops every clock and ends its escalations."""
+
+    by: OneLine = Field(max_length=200)
+    note: Text | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class PauseRequest(_Message):
+    """Waiting on the customer: clocks stop counting and escalations are held."""
+
+    reason: OneLine = Field(max_length=500)
+
+
+class ResumeRequest(_Message):
+    """The customer answered: clocks count again and escalations re-arm."""
+
+
+class ChangePriorityRequest(_Message):
+    """Re-target the clocks on another priority, keeping the time already elapsed."""
+
+    priority: PriorityName
+
+
+class UpdateImpactRequest(_Message):
+    """New figures for the ticket's impact; impact triggers fire as soon as they hold."""
+
+    affected_users: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    critical_service: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateImpactRequest:
+        if self.affected_users is None and self.critical_service is None:
+            raise ValueError("give affected_users, critical_service or both")
+        return self
+
+
+class ReassignRequest(_Message):
+    """Hand the ticket to another assignee, team or both."""
+
+    assignee: EmailAddress | None = None
+    team: Slug | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ReassignRequest:
+        if self.assignee is None and self.team is None:
+            raise ValueError("give assignee, team or both")
+        return self
+
+
+class ClockStatus(_Message):
+    """One SLA clock as the ``status`` query shows it."""
+
+    target: timedelta
+    calendar: str
+    elapsed: timedelta
+    remaining: timedelta
+    due_at: datetime | None
+    breached: bool
+    running: bool
+    stopped_at: datetime | None
+
+
+class TicketStatus(_Message):
+    """What the ``status`` query and every update return."""
+
+    ticket_id: str
+    title: str
+    priority: str
+    team: str
+    customer: str
+    requester: str
+    assignee: str | None
+    affected_users: int
+    critical_service: bool
+    policy: str
+    policy_version: str
+    state: TicketStateName
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    paused_reason: str | None
+    clocks: dict[str, ClockStatus]
+    current_level: str | None
+    next_escalation_at: datetime | None
+    next_escalation_level: str | None
+    escalations: list[EscalationRecord]
+
+
+def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> TicketStatus:
+    """The ``status`` view of a ticket's state at ``now``."""
+    clocks: dict[str, ClockStatus] = {}
+    for name, clock in state.clocks.items():
+        end = clock.stopped_at or now
+        elapsed = clock.elapsed(end, calendars)
+        clocks[name.value] = ClockStatus(
+            target=clock.target,
+            calendar=clock.calendar,
+            elapsed=elapsed,
+            remaining=max(clock.target - elapsed, timedelta(0)),
+            due_at=clock.due_at(calendars),
+            breached=clock.breached(end, calendars),
+            running=clock.running,
+            stopped_at=clock.stopped_at,
+        )
+    wake = state.next_wake(now, calendars, levels_only=True)
+    f = state.fields
+    return TicketStatus(
+        ticket_id=f.ticket_id,
+        title=f.title,
+        priority=f.priority,
+        team=f.team,
+        customer=f.customer,
+        requester=f.requester,
+        assignee=f.assignee,
+        affected_users=f.affected_users,
+        critical_service=f.critical_service,
+        policy=state.policy.name,
+        policy_version=state.policy.version,
+        state=state.state,
+        opened_at=state.opened_at,
+        acknowledged_at=state.acknowledged_at,
+        acknowledged_by=state.acknowledged_by,
+        resolved_at=state.resolved_at,
+        resolved_by=state.resolved_by,
+        resolution_note=state.resolution_note,
+        paused_reason=state.paused_reason,
+        clocks=clocks,
+        current_level=state.current_level(),
+        next_escalation_at=wake[0] if wake else None,
+        next_escalation_level=wake[1].removeprefix("level ") if wake else None,
+        escalations=list(state.escalations),
+    )

@@ -1,0 +1,36 @@
+"""Every timeout and retry policy the workflow uses, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+LOAD_POLICY_TIMEOUT = timedelta(seconds=30)
+LOAD_POLICY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=5,
+    non_retryable_error_types=["PolicyNotFound", "PolicyInvalid"],
+)
+
+# One attempt at SendGrid: the client's own timeout is 10 s, so 30 s leaves room for a slow
+# TLS handshake without letting a hung socket hold a slot for long.
+NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+# How long a notice keeps retrying through a SendGrid outage before it is recorded as failed.
+# A day covers the longest outages SendGrid has had; an escalation that arrives late beats one
+# that never arrives.
+NOTIFY_GIVE_UP_AFTER = timedelta(hours=24)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["SendGridRejected"],
+)
+
+# Updates may carry the true time of an event reported late. Allow a little clock skew between
+# the caller and the worker before calling a time "in the future".
+FUTURE_SKEW = timedelta(minutes=1)
+
+# Continue-as-new before the history grows large even if the server has not suggested it yet.
+MAX_HISTORY_EVENTS = 10_000
