@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -22,6 +23,9 @@ from temporalio.exceptions import ApplicationError
 from activities.email_content import clean_field, render_email
 from activities.models import DeliveryResult, NotificationRequest
 
+# Header lines up to RFC 5322's hard limit rather than the advised 78: a long key has no space
+# to fold at, and Python's parser reads such a folded value back with a leading space.
+_FILE_POLICY = policy.default.clone(max_line_length=998)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_NAME_STEM = 80
 _MAX_HEADER_VALUE = 500
@@ -72,7 +76,7 @@ class OutboxWriter:
     def build_message(self, request: NotificationRequest) -> EmailMessage:
         """The email for a notice, with the escalation headers a reader or script can filter on."""
         rendered = render_email(request)
-        message = EmailMessage()
+        message = EmailMessage(policy=_FILE_POLICY)
         message["From"] = self._from_address
         message["To"] = ", ".join(request.recipients)
         message["Subject"] = rendered.subject

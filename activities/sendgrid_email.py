@@ -171,8 +171,8 @@ class SendGridSender:
     def _rate_limit_delay(self, headers: Any) -> timedelta | None:
         raw = headers.get("X-RateLimit-Reset") if headers is not None else None
         try:
-            reset = float(raw)
-        except (TypeError, ValueError):
+            reset = float(str(raw).strip())
+        except ValueError:
             return None
         if not math.isfinite(reset):
             return None

@@ -129,13 +129,12 @@ def next_fire_at(
     if level.repeat is None or progress.fired > level.repeat.times:
         return None
     assert progress.last_fired_at is not None and progress.first_due_at is not None
-    # Anchored on the first notice so repeats do not drift by each firing's latency, yet never
-    # closer together than ``every`` (no burst of catch-up repeats after a long pause).
-    return max(
-        since,
-        progress.first_due_at + progress.fired * level.repeat.every,
-        progress.last_fired_at + level.repeat.every,
-    )
+    # Repeats sit on a grid anchored at the first notice's due time, so they do not drift by
+    # each firing's latency; grid points that passed while the ticket was paused are skipped
+    # rather than fired in a burst on resume.
+    every = level.repeat.every
+    passed = (progress.last_fired_at - progress.first_due_at) // every + 1
+    return max(since, progress.first_due_at + max(progress.fired, passed) * every)
 
 
 def describe_condition(condition: Condition) -> str:
