@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from escalations.data_converter import data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from escalations.binaries import find_binary
@@ -18,7 +18,7 @@ from workflows.search_attributes import ALL_KEYS
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, with the ticket search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
     )
     await env.client.operator_service.add_search_attributes(
