@@ -128,7 +128,8 @@ def next_fire_at(
         return since
     if level.repeat is None or progress.fired > level.repeat.times:
         return None
-    assert progress.last_fired_at is not None and progress.first_due_at is not None
+    assert progress.last_fired_at is not None
+    assert progress.first_due_at is not None
     # Repeats sit on a grid anchored at the first notice's due time, so they do not drift by
     # each firing's latency; grid points that passed while the ticket was paused are skipped
     # rather than fired in a burst on resume.

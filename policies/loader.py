@@ -38,10 +38,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
     shown: list[str] = []
     for i, part in enumerate(loc):
         text = str(part)
-        last = i == len(loc) - 1
-        is_tag = text in _UNION_TAGS and (
-            (not last and str(loc[i + 1]) == text) or (last and str(loc[i - 1]) != text)
-        )
+        previous = loc[i - 1] if i else None
+        in_list = isinstance(previous, int) and i > 1 and loc[i - 2] in {"any", "all"}
+        is_tag = text in _UNION_TAGS and (previous == "when" or in_list)
         if is_tag or text.startswith(("function-", "json-or-python", "lax-or-strict")):
             continue
         shown.append(text)

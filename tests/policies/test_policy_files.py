@@ -1,0 +1,106 @@
+"""Policy files: the shipped ones load, broken ones fail with file, field path and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policies.loader import PolicyError, default_policy_dir, load_named_policy, parse_policy
+
+VALID = """
+name: test
+version: 3
+targets:
+  P1: {first_response: 15m, resolution: 4h}
+  P2: {first_response: 1h, resolution: 1d}
+contacts:
+  manager: [m@example.com]
+levels:
+  - name: breached
+    when: {clock: resolution, at: 100%}
+    notify: [manager]
+"""
+
+
+@pytest.mark.parametrize("name", ["default", "demo"])
+def test_shipped_policies_load(name: str) -> None:
+    policy = load_named_policy(default_policy_dir(), name)
+    assert policy.name == name
+    assert policy.levels
+
+
+def test_round_trip_through_json_is_lossless() -> None:
+    policy = parse_policy(VALID, "t.yaml")
+    assert type(policy).model_validate_json(policy.model_dump_json()) == policy
+    assert policy.version == "3"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("15m", "15 minutes"), "targets.P1.first_response: '15 minutes' is not a duration"),
+        (("15m", "0s"), "targets.P1.first_response: must be longer than zero"),
+        (("at: 100%", "at: 100"), None),
+        (("at: 100%", "at: lots"), "levels.0.when.at: 'lots' must be a share of the target"),
+        (("clock: resolution", "clock: reply"), "levels.0.when.clock: Input should be"),
+        (("[manager]", "[boss]"), "levels.0 (breached).notify: unknown role 'boss'"),
+        (("notify:", "notfy:"), "levels.0.notfy: Extra inputs are not permitted"),
+        (("m@example.com", "m@@example"), "contacts.manager.0: 'm@@example' is not an email"),
+        (("name: test", "name: Bad Name"), "name: 'Bad Name' must be 1-64 lowercase"),
+        (
+            ("at: 100%", "at: 100%, after_breach: 1h"),
+            "levels.0.when: a clock condition needs exactly one of",
+        ),
+    ],
+)
+def test_errors_name_the_file_field_and_problem(
+    change: tuple[str, str], expected: str | None
+) -> None:
+    text = VALID.replace(*change, 1)
+    if expected is None:
+        parse_policy(text, "policies/test.yaml")
+        return
+    with pytest.raises(PolicyError) as failure:
+        parse_policy(text, "policies/test.yaml")
+    message = str(failure.value)
+    assert message.startswith("policies/test.yaml: invalid policy:")
+    assert expected in message, message
+
+
+def test_composite_conditions_report_their_inner_path() -> None:
+    text = VALID.replace(
+        "when: {clock: resolution, at: 100%}",
+        "when: {any: [{clock: resolution, at: 100%}, {field: affected_users, gte: many}]}",
+    )
+    with pytest.raises(PolicyError, match=r"levels\.0\.when\.any\.1\.gte"):
+        parse_policy(text, "p.yaml")
+
+
+def test_field_conditions_are_type_checked() -> None:
+    text = VALID.replace("when: {clock: resolution, at: 100%}", "when: {field: team, gte: 3}")
+    with pytest.raises(PolicyError, match="gte compares numbers; team is not a number"):
+        parse_policy(text, "p.yaml")
+
+
+def test_levels_may_not_name_undefined_priorities() -> None:
+    text = VALID.replace("notify: [manager]", "notify: [manager]\n    priorities: [P7]")
+    with pytest.raises(PolicyError, match="priority 'P7' has no targets; defined: P1, P2"):
+        parse_policy(text, "p.yaml")
+
+
+def test_yaml_syntax_errors_give_line_and_column() -> None:
+    with pytest.raises(PolicyError, match="not valid YAML at line 2, column"):
+        parse_policy("name: x\n  bad: [", "p.yaml")
+
+
+def test_file_name_must_match_policy_name(tmp_path: Path) -> None:
+    (tmp_path / "other.yaml").write_text(VALID)
+    with pytest.raises(PolicyError, match="the file declares 'test', not 'other'"):
+        load_named_policy(tmp_path, "other")
+
+
+def test_missing_policy_lists_what_exists(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text(VALID)
+    with pytest.raises(PolicyError, match=r"no policy named 'nope'.*found: test"):
+        load_named_policy(tmp_path, "nope")
