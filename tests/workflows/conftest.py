@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +32,8 @@ class Harness:
     env: WorkflowEnvironment
     task_queue: str
     sendgrid: FakeSendGrid
+    activities: list[Callable[..., Any]]
+    executor: ThreadPoolExecutor
     handles: list[WorkflowHandle[TicketEscalation, TicketStatus]] = field(default_factory=list)
 
     async def open(self, **overrides: Any) -> WorkflowHandle[TicketEscalation, TicketStatus]:
@@ -98,15 +100,16 @@ async def harness(
         outbox_dir=tmp_path / "outbox",
     )
     policies = PolicyActivities(default_policy_dir())
+    activities: list[Callable[..., Any]] = [policies.load_policy, notifications.send_notification]
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(
             time_skipping_env.client,
             task_queue=queue,
             workflows=[TicketEscalation],
-            activities=[policies.load_policy, notifications.send_notification],
+            activities=activities,
             activity_executor=executor,
         ):
-            harness = Harness(time_skipping_env, queue, fake_sendgrid)
+            harness = Harness(time_skipping_env, queue, fake_sendgrid, activities, executor)
             try:
                 yield harness
             finally:

@@ -58,4 +58,5 @@ async def test_malformed_ticket_fails_at_once_naming_the_field(harness: Harness)
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == "InvalidInput"
-    assert "requester" in cause.message and "not an email address" in cause.message
+    assert "requester" in cause.message
+    assert "not an email address" in cause.message

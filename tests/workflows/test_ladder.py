@@ -62,7 +62,9 @@ async def test_acknowledge_stops_first_response_levels(harness: Harness) -> None
     )
     assert acked.state == "acknowledged"
     response = acked.clocks["first_response"]
-    assert response.stopped_at is not None and not response.running and not response.breached
+    assert response.stopped_at is not None
+    assert not response.running
+    assert not response.breached
 
     status = await harness.status_after(handle, timedelta(hours=1))
     assert [e.level for e in status.escalations] == []
