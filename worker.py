@@ -13,10 +13,10 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from activities.notifications import build_notification_activities
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
 from escalations.config import Settings, load_settings
 from escalations.temporal import connect, ensure_search_attributes

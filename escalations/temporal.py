@@ -10,9 +10,9 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from escalations.data_converter import data_converter
 
 from escalations.config import Settings
+from escalations.data_converter import data_converter
 from workflows.search_attributes import ALL_KEYS
 
 log = logging.getLogger(__name__)

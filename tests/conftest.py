@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from escalations.data_converter import data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from escalations.binaries import find_binary
+from escalations.data_converter import data_converter
 from workflows.search_attributes import ALL_KEYS
 
 
