@@ -52,6 +52,12 @@ with workflow.unsafe.imports_passed_through():
     )
 
 INVALID_TICKET = "InvalidTicket"
+INVALID_UPDATE = "InvalidUpdate"
+
+
+def _reject(message: str) -> ApplicationError:
+    # Non-retryable: resending the same update cannot succeed, and callers should say so.
+    return ApplicationError(message, type=INVALID_UPDATE, non_retryable=True)
 
 
 @workflow.defn(name="TicketEscalation")
@@ -297,9 +303,9 @@ class TicketEscalation:
             return now
         state = self._state
         if at > now + timeouts.FUTURE_SKEW:
-            raise ValueError(f"{what}.at {at.isoformat()} is in the future (now {now.isoformat()})")
+            raise _reject(f"{what}.at {at.isoformat()} is in the future (now {now.isoformat()})")
         if state is not None and at < state.opened_at:
-            raise ValueError(
+            raise _reject(
                 f"{what}.at {at.isoformat()} is before the ticket opened "
                 f"({state.opened_at.isoformat()})"
             )
@@ -307,7 +313,7 @@ class TicketEscalation:
 
     def _require_open(self, what: str) -> None:
         if self._state is not None and self._state.resolved:
-            raise ValueError(f"{what}: ticket {self._state.fields.ticket_id} is already resolved")
+            raise _reject(f"{what}: ticket {self._state.fields.ticket_id} is already resolved")
 
     async def _ready(self) -> TicketState:
         await workflow.wait_condition(lambda: self._state is not None)
@@ -353,7 +359,7 @@ class TicketEscalation:
     def _validate_pause(self, request: PauseRequest) -> None:
         self._require_open("pause")
         if self._state is not None and self._state.paused:
-            raise ValueError(
+            raise _reject(
                 f"pause: the ticket is already paused ({self._state.paused_reason}); resume first"
             )
 
@@ -369,7 +375,7 @@ class TicketEscalation:
     def _validate_resume(self, request: ResumeRequest) -> None:
         self._require_open("resume")
         if self._state is not None and not self._state.paused:
-            raise ValueError(f"resume: the ticket is not paused (it is {self._state.state.value})")
+            raise _reject(f"resume: the ticket is not paused (it is {self._state.state.value})")
 
     @workflow.update
     async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:
@@ -384,7 +390,7 @@ class TicketEscalation:
         self._require_open("change_priority")
         state = self._state
         if state is not None and request.priority not in state.policy.targets:
-            raise ValueError(
+            raise _reject(
                 f"change_priority.priority: {request.priority!r} is not defined by policy "
                 f"{state.policy.name!r}; defined: {', '.join(state.policy.targets)}"
             )

@@ -14,9 +14,9 @@ LOAD_POLICY_RETRY = RetryPolicy(
     non_retryable_error_types=["PolicyNotFound", "PolicyInvalid"],
 )
 
-# One attempt at SendGrid: the client's own timeout is 10 s, so 30 s leaves room for a slow
-# TLS handshake without letting a hung socket hold a slot for long.
-NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+# One attempt at SendGrid: the client's own timeout is 10 s, so 15 s leaves room for a slow
+# TLS handshake. It is also how long a notice whose worker died mid-send waits to be retried.
+NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=15)
 # How long a notice keeps retrying through a SendGrid outage before it is recorded as failed.
 # A day covers the longest outages SendGrid has had; an escalation that arrives late beats one
 # that never arrives.

@@ -1,0 +1,1 @@
+"""End-to-end scenarios against the real Temporal dev server and ``worker.py`` subprocesses."""
