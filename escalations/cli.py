@@ -1,0 +1,149 @@
+"""The ``escalations`` command: ``dev``, ``worker``, ``ticket ...`` and ``policy check``.
+
+Exit codes: 0 success, 1 the server, a ticket or a policy file said no, 2 a bad argument or
+setting, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import worker
+from escalations import dev
+from escalations.binaries import BinaryNotFound
+from escalations.cli_ticket import add_ticket_commands, release_clients
+from escalations.config import ConfigError, load_settings
+from escalations.errors import connect_failure_reason
+from policies.loader import PolicyError, read_policy_file
+
+Handler = Callable[[argparse.Namespace], int]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _dev(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        asyncio.run(
+            dev.run_dev(
+                port=args.port,
+                ui_port=args.ui_port,
+                data_dir=args.data_dir,
+                in_memory=args.in_memory,
+            )
+        )
+    except (dev.DevServerError, BinaryNotFound) as err:
+        print(f"escalations dev: {err}", file=sys.stderr)
+        return 1
+    finally:
+        release_clients()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        asyncio.run(worker.run_worker(settings))
+    except RuntimeError as err:
+        if "connect" not in str(err):
+            raise
+        print(
+            f"escalations worker: cannot reach Temporal at {settings.temporal_address} "
+            f"(TEMPORAL_ADDRESS): {connect_failure_reason(err)}. Start a local server with "
+            "`escalations dev`, or set TEMPORAL_ADDRESS to your server's host:port",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        release_clients()
+    return 0
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    ok = True
+    for path in args.files:
+        try:
+            policy = read_policy_file(path)
+        except PolicyError as err:
+            ok = False
+            print(err, file=sys.stderr)
+            continue
+        print(
+            f"{path}: ok (policy {policy.name} v{policy.version}, {len(policy.levels)} levels, "
+            f"priorities {', '.join(policy.targets)})"
+        )
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``escalations`` command."""
+    parser = argparse.ArgumentParser(
+        prog="escalations",
+        description="Durable SLA escalations for helpdesk tickets, on Temporal.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "dev",
+        help="run a local Temporal server, its Web UI and a worker (the embedded default)",
+    )
+    p.add_argument("--port", type=int, default=dev.DEFAULT_PORT, help="gRPC port (7233)")
+    p.add_argument("--ui-port", type=int, default=dev.DEFAULT_UI_PORT, help="Web UI port (8233)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=dev.DEFAULT_DATA_DIR,
+        help="where the database and server log live (.data)",
+    )
+    p.add_argument(
+        "--in-memory", action="store_true", help="keep no database: tickets are lost on exit"
+    )
+    p.set_defaults(handler=_dev)
+
+    p = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")
+    p.set_defaults(handler=_worker)
+
+    add_ticket_commands(commands)
+
+    p = commands.add_parser("policy", help="work with escalation policy files")
+    policy_commands = p.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    p = policy_commands.add_parser("check", help="validate policy files")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="policy YAML files")
+    p.set_defaults(handler=_policy_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``escalations`` command.
+
+    Args:
+        argv: Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The process exit code.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits on --help and on usage errors; return its code so that callers
+        # (and tests) get an exit code rather than an exception.
+        return exc.code if isinstance(exc.code, int) else 2
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as err:
+        print(f"escalations: configuration error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

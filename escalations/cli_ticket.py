@@ -1,0 +1,301 @@
+"""``escalations ticket ...``: open tickets, send them updates and read their status from a shell.
+
+Arguments become the workflow's own pydantic models, so the CLI accepts exactly what the
+contract accepts; a validation error is reported against the flag that carried the bad value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import re
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from escalations.client import TicketClient
+from escalations.config import load_settings
+from escalations.errors import TicketError
+from escalations.status_text import describe_status
+from workflows.ticket_messages import (
+    AcknowledgeRequest,
+    ChangePriorityRequest,
+    PauseRequest,
+    ReassignRequest,
+    ResolveRequest,
+    TicketId,
+    TicketInput,
+    TicketStatus,
+    UpdateImpactRequest,
+)
+
+_M = TypeVar("_M", bound=BaseModel)
+Action = Callable[[TicketClient], Awaitable[TicketStatus]]
+
+_TICKET_ID: TypeAdapter[str] = TypeAdapter(TicketId)
+
+
+class ArgumentProblem(ValueError):
+    """A command-line value the ticket contract does not accept; the message names the flag."""
+
+
+def aware_datetime(text: str) -> datetime:
+    """Parse an ISO 8601 date and time that carries its timezone (an argparse ``type``)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date and time such as 2024-05-01T09:30:00Z"
+        ) from None
+    if value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no timezone: add Z for UTC or an offset such as +02:00 "
+            f"(for example {text}Z)"
+        )
+    return value
+
+
+def true_false(text: str) -> bool:
+    """``true`` or ``false`` (also yes/no, 1/0), for flags that may switch something off."""
+    lowered = text.strip().lower()
+    if lowered in {"true", "yes", "1"}:
+        return True
+    if lowered in {"false", "no", "0"}:
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+
+
+def _flag(field: str, flags: Mapping[str, str]) -> str:
+    return flags.get(field, "--" + field.replace("_", "-"))
+
+
+def build_request(model: type[_M], data: dict[str, Any], flags: Mapping[str, str]) -> _M:
+    """Validate ``data`` (unset arguments left out) as ``model``.
+
+    Args:
+        model: The contract's request model.
+        data: Field values from the command line; ``None`` values are dropped.
+        flags: Field name to flag, where the flag is not ``--field-name``.
+
+    Raises:
+        ArgumentProblem: one line per problem, each starting with the flag it concerns.
+    """
+    try:
+        return model.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            message = err["msg"].removeprefix("Value error, ")
+            if err["loc"]:
+                problems.append(f"{_flag(str(err['loc'][0]), flags)}: {message}")
+            else:
+                # A rule about several fields ("give affected_users, critical_service or
+                # both"): speak of flags, which are what the person typed.
+                for field in model.model_fields:
+                    message = re.sub(rf"\b{field}\b", _flag(field, flags), message)
+                problems.append(message)
+        raise ArgumentProblem("\n".join(problems)) from None
+
+
+def ticket_id_argument(value: str) -> str:
+    """Check a positional ticket ``ID`` before it becomes a workflow id."""
+    try:
+        return _TICKET_ID.validate_python(value)
+    except ValidationError as exc:
+        raise ArgumentProblem(
+            "ID: " + exc.errors()[0]["msg"].removeprefix("Value error, ")
+        ) from None
+
+
+# -- one builder per subcommand: arguments in, client call out --------------------------------
+
+
+def _open(args: argparse.Namespace) -> Action:
+    ticket = build_request(
+        TicketInput,
+        {
+            "ticket_id": args.ticket_id,
+            "title": args.title,
+            "priority": args.priority,
+            "team": args.team,
+            "customer": args.customer,
+            "requester": args.requester,
+            "assignee": args.assignee,
+            "affected_users": args.affected_users,
+            "critical_service": args.critical_service,
+            "policy": args.policy,
+            "opened_at": args.opened_at,
+        },
+        {"ticket_id": "--id"},
+    )
+    return lambda client: client.open(ticket)
+
+
+def _ack(args: argparse.Namespace) -> Action:
+    request = build_request(AcknowledgeRequest, {"by": args.by, "at": args.at}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.acknowledge(ticket_id, request)
+
+
+def _resolve(args: argparse.Namespace) -> Action:
+    request = build_request(ResolveRequest, {"by": args.by, "at": args.at, "note": args.note}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.resolve(ticket_id, request)
+
+
+def _pause(args: argparse.Namespace) -> Action:
+    request = build_request(PauseRequest, {"reason": args.reason}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.pause(ticket_id, request)
+
+
+def _resume(args: argparse.Namespace) -> Action:
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.resume(ticket_id)
+
+
+def _priority(args: argparse.Namespace) -> Action:
+    request = build_request(
+        ChangePriorityRequest, {"priority": args.priority}, {"priority": "PRIORITY"}
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.change_priority(ticket_id, request)
+
+
+def _impact(args: argparse.Namespace) -> Action:
+    request = build_request(
+        UpdateImpactRequest,
+        {"affected_users": args.affected_users, "critical_service": args.critical_service},
+        {},
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.update_impact(ticket_id, request)
+
+
+def _reassign(args: argparse.Namespace) -> Action:
+    request = build_request(ReassignRequest, {"assignee": args.assignee, "team": args.team}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.reassign(ticket_id, request)
+
+
+def _status(args: argparse.Namespace) -> Action:
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.status(ticket_id)
+
+
+def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``ticket`` and its subcommands to the top-level parser's subcommands."""
+    ticket = commands.add_parser("ticket", help="open tickets, update them, show their status")
+    sub = ticket.add_subparsers(dest="ticket_command", required=True, metavar="COMMAND")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print the full status as JSON")
+
+    def command(name: str, build: Callable[[argparse.Namespace], Action], text: str) -> Any:
+        parser = sub.add_parser(name, parents=[output], help=text, description=text)
+        parser.set_defaults(handler=run_ticket_command, build=build)
+        if name != "open":
+            parser.add_argument("id", metavar="ID", help="the ticket id, e.g. T-1042")
+        return parser
+
+    p = command("open", _open, "open a ticket: start its escalation workflow")
+    p.add_argument(
+        "--id", dest="ticket_id", metavar="ID", required=True, help="ticket id, e.g. T-1042"
+    )
+    p.add_argument("--title", required=True, help="one-line summary")
+    p.add_argument("--priority", required=True, help="a priority the policy defines, e.g. P1")
+    p.add_argument("--team", required=True, help="owning team, e.g. payments")
+    p.add_argument("--customer", required=True, help="customer name")
+    p.add_argument("--requester", required=True, help="requester's email address")
+    p.add_argument("--assignee", help="assignee's email address")
+    p.add_argument(
+        "--affected-users", type=int, metavar="N", help="how many users are affected (default 1)"
+    )
+    p.add_argument(
+        "--critical-service", action="store_true", default=None, help="a critical service is down"
+    )
+    p.add_argument("--policy", help="escalation policy name (default: default)")
+    p.add_argument(
+        "--opened-at",
+        type=aware_datetime,
+        metavar="ISO8601",
+        help="when it opened, ISO 8601 with zone",
+    )
+
+    p = command("ack", _ack, "a first response reached the customer")
+    p.add_argument("--by", required=True, help="who responded")
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
+
+    p = command("resolve", _resolve, "the ticket is solved: stop its clocks and escalations")
+    p.add_argument("--by", required=True, help="who resolved it")
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
+    p.add_argument("--note", help="resolution note")
+
+    p = command("pause", _pause, "waiting on the customer: hold clocks and escalations")
+    p.add_argument("--reason", required=True, help="why, e.g. 'waiting for logs'")
+
+    command("resume", _resume, "the customer answered: clocks count again")
+
+    p = command("priority", _priority, "change the ticket's priority")
+    p.add_argument("priority", metavar="PRIORITY", help="the new priority, e.g. P2")
+
+    p = command("impact", _impact, "update affected users and/or critical-service flag")
+    p.add_argument("--affected-users", type=int, metavar="N", help="how many users are affected")
+    p.add_argument("--critical-service", type=true_false, metavar="true|false", help="critical?")
+
+    p = command("reassign", _reassign, "hand the ticket to another assignee and/or team")
+    p.add_argument("--assignee", help="new assignee's email address")
+    p.add_argument("--team", help="new owning team")
+
+    command("status", _status, "show the ticket's state, clocks and escalations")
+
+
+def release_clients() -> None:
+    """Free Temporal clients left in reference cycles, before the interpreter shuts down.
+
+    A client freed during interpreter shutdown lets a Rust thread of the SDK touch Python after
+    it is gone, and the process aborts with "PyGILState_Release" (temporalio/sdk-python#300;
+    about one short command in three here). Freeing them while Python is alive avoids that.
+    """
+    gc.collect()
+
+
+def run_ticket_command(args: argparse.Namespace) -> int:
+    """Run one ``ticket`` subcommand and print the ticket's status.
+
+    Returns:
+        0 on success, 1 when the ticket or the server refused, 2 for a bad argument.
+
+    Raises:
+        ConfigError: an environment variable has an unusable value.
+    """
+    try:
+        action: Action = args.build(args)
+    except ArgumentProblem as err:
+        print(f"escalations ticket {args.ticket_command}: error: {err}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+
+    async def run() -> TicketStatus:
+        client = await TicketClient.connect(settings)
+        return await action(client)
+
+    status: TicketStatus | None = None
+    problem = ""
+    try:
+        status = asyncio.run(run())
+    except TicketError as err:
+        problem = str(err)
+    release_clients()
+    if status is None:
+        print(f"escalations: {problem}", file=sys.stderr)
+        return 1
+    print(status.model_dump_json(indent=2) if args.json else describe_status(status))
+    return 0

@@ -1,0 +1,249 @@
+"""The Python client of the escalation service: open tickets, send them updates, read status.
+
+It is a thin layer over the ``TicketEscalation`` contract (workflow id ``ticket-<id>``, update
+and query names, pydantic models) that turns Temporal's errors into :mod:`escalations.errors`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal, overload
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from escalations.config import Settings
+from escalations.errors import (
+    TemporalUnreachable,
+    TicketAlreadyOpen,
+    TicketClosed,
+    TicketError,
+    TicketNotFound,
+    TicketOpenFailed,
+    TicketUpdateRejected,
+    connect_failure_reason,
+    from_rpc_error,
+    rejected_as_ticket_error,
+)
+from escalations.lifecycle import raise_if_closed, raise_if_failed, wait_until_open
+from escalations.temporal import connect
+from workflows import search_attributes as sa
+from workflows.ticket_details import static_summary
+from workflows.ticket_escalation import TicketEscalation
+from workflows.ticket_messages import (
+    AcknowledgeRequest,
+    ChangePriorityRequest,
+    PauseRequest,
+    ReassignRequest,
+    ResolveRequest,
+    ResumeRequest,
+    TicketInput,
+    TicketStatus,
+    UpdateImpactRequest,
+    workflow_id_for,
+)
+
+__all__ = [
+    "TemporalUnreachable",
+    "TicketAlreadyOpen",
+    "TicketClient",
+    "TicketClosed",
+    "TicketError",
+    "TicketNotFound",
+    "TicketOpenFailed",
+    "TicketUpdateRejected",
+]
+
+# A query needs a worker to answer it; without this bound a missing worker hangs the caller.
+QUERY_RPC_TIMEOUT = timedelta(seconds=10)
+
+
+class TicketClient:
+    """Opens tickets and talks to them.
+
+    Args:
+        client: A Temporal client built with the pydantic data converter
+            (:func:`escalations.temporal.connect`).
+        task_queue: The task queue the workers poll; new tickets' workflows run there.
+    """
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> TicketClient:
+        """Connect to the Temporal server that ``settings`` names.
+
+        Raises:
+            TemporalUnreachable: nothing answered at ``settings.temporal_address``.
+        """
+        try:
+            client = await connect(settings)
+        except RuntimeError as err:
+            raise TemporalUnreachable(
+                f"cannot reach Temporal at {settings.temporal_address} (TEMPORAL_ADDRESS): "
+                f"{connect_failure_reason(err)}. Start a local server and worker with "
+                "`escalations dev`, or set TEMPORAL_ADDRESS to your server's host:port"
+            ) from None
+        return cls(client, settings.task_queue)
+
+    @property
+    def client(self) -> Client:
+        """The underlying Temporal client."""
+        return self._client
+
+    @property
+    def task_queue(self) -> str:
+        """The task queue new tickets run on."""
+        return self._task_queue
+
+    @overload
+    async def open(self, ticket: TicketInput, *, wait: Literal[True] = True) -> TicketStatus: ...
+
+    @overload
+    async def open(self, ticket: TicketInput, *, wait: Literal[False]) -> None: ...
+
+    @overload
+    async def open(self, ticket: TicketInput, *, wait: bool) -> TicketStatus | None: ...
+
+    async def open(self, ticket: TicketInput, *, wait: bool = True) -> TicketStatus | None:
+        """Open a ticket: start its ``TicketEscalation`` workflow.
+
+        Args:
+            ticket: The ticket; ``continued`` must be unset (it is internal).
+            wait: Wait until the ticket has loaded its policy and return its first status;
+                otherwise return ``None`` as soon as the workflow has started.
+
+        Raises:
+            ValueError: ``ticket.continued`` is set.
+            TicketAlreadyOpen: a ticket with this id is running.
+            TicketOpenFailed: the ticket failed while opening (unknown policy or priority).
+            TicketError: the ticket did not answer in time (no worker polling, for example).
+        """
+        if ticket.continued is not None:
+            raise ValueError(
+                "TicketInput.continued is internal (state carried across continue-as-new); "
+                "leave it unset when opening a ticket"
+            )
+        ticket_id = ticket.ticket_id
+        workflow_id = workflow_id_for(ticket_id)
+        try:
+            handle = await self._client.start_workflow(
+                TicketEscalation.run,
+                ticket,
+                id=workflow_id,
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=static_summary(ticket.priority, ticket_id, ticket.title),
+                search_attributes=_initial_search_attributes(ticket),
+            )
+        except WorkflowAlreadyStartedError:
+            raise TicketAlreadyOpen(
+                f"ticket {ticket_id} is already open (workflow {workflow_id}); send it updates "
+                "or resolve it before opening it again",
+                ticket_id,
+            ) from None
+        except RPCError as err:
+            raise from_rpc_error(err, ticket_id, "open") from None
+        if not wait:
+            return None
+        return await wait_until_open(self._client, handle, ticket_id, self._task_queue)
+
+    async def status(self, ticket_id: str) -> TicketStatus:
+        """The ticket's current status (the ``status`` query).
+
+        Raises:
+            TicketNotFound: no such ticket.
+            TicketOpenFailed: the ticket failed while opening.
+            TicketError: the ticket could not answer (still opening, or no worker running).
+        """
+        handle = self._handle(ticket_id)
+        try:
+            status: TicketStatus = await handle.query(
+                TicketEscalation.status, rpc_timeout=QUERY_RPC_TIMEOUT
+            )
+            return status
+        except WorkflowQueryFailedError as err:
+            await raise_if_failed(self._client, handle, ticket_id)
+            raise TicketError(f"ticket {ticket_id}: {err.message}", ticket_id) from None
+        except RPCTimeoutOrCancelledError:
+            raise TicketError(
+                f"ticket {ticket_id} did not answer within {QUERY_RPC_TIMEOUT.total_seconds():.0f}"
+                f" s: is a worker polling task queue {self._task_queue!r}? Run `escalations "
+                "worker` or `escalations dev`",
+                ticket_id,
+            ) from None
+        except RPCError as err:
+            raise from_rpc_error(err, ticket_id, "status") from None
+
+    async def acknowledge(self, ticket_id: str, request: AcknowledgeRequest) -> TicketStatus:
+        """A first response reached the customer: stops the first-response clock."""
+        return await self._update(ticket_id, "acknowledge", request)
+
+    async def resolve(self, ticket_id: str, request: ResolveRequest) -> TicketStatus:
+        """The ticket is solved: stops every clock and ends its escalations."""
+        return await self._update(ticket_id, "resolve", request)
+
+    async def pause(self, ticket_id: str, request: PauseRequest) -> TicketStatus:
+        """Waiting on the customer: clocks stop and escalations are held."""
+        return await self._update(ticket_id, "pause", request)
+
+    async def resume(self, ticket_id: str, request: ResumeRequest | None = None) -> TicketStatus:
+        """The customer answered: clocks count again and escalations re-arm."""
+        return await self._update(ticket_id, "resume", request or ResumeRequest())
+
+    async def change_priority(self, ticket_id: str, request: ChangePriorityRequest) -> TicketStatus:
+        """Re-target the clocks on another priority, keeping the time already elapsed."""
+        return await self._update(ticket_id, "change_priority", request)
+
+    async def update_impact(self, ticket_id: str, request: UpdateImpactRequest) -> TicketStatus:
+        """New impact figures; impact triggers fire as soon as they hold."""
+        return await self._update(ticket_id, "update_impact", request)
+
+    async def reassign(self, ticket_id: str, request: ReassignRequest) -> TicketStatus:
+        """Hand the ticket to another assignee, team or both."""
+        return await self._update(ticket_id, "reassign", request)
+
+    async def _update(self, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
+        """Send update ``name``; every update's result is the ticket's new status.
+
+        Raises:
+            TicketNotFound: no such ticket.
+            TicketClosed: the ticket's workflow has finished.
+            TicketUpdateRejected: the ticket refused the update; the message says why.
+        """
+        handle = self._handle(ticket_id)
+        try:
+            status: TicketStatus = await rejected_as_ticket_error(
+                handle.execute_update(name, request, result_type=TicketStatus), ticket_id, name
+            )
+            return status
+        except TicketNotFound:
+            # The server answers "not found" both for an unknown id and for a workflow that
+            # has finished; describe tells them apart.
+            await raise_if_closed(self._client, handle, ticket_id, name)
+            raise
+
+    def _handle(self, ticket_id: str) -> WorkflowHandle[Any, Any]:
+        return self._client.get_workflow_handle(workflow_id_for(ticket_id))
+
+
+def _initial_search_attributes(ticket: TicketInput) -> TypedSearchAttributes:
+    # Set at start so the ticket is findable in the Web UI even before its first workflow task.
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.TICKET_ID, ticket.ticket_id),
+            SearchAttributePair(sa.PRIORITY, ticket.priority),
+            SearchAttributePair(sa.TEAM, ticket.team),
+            SearchAttributePair(sa.CUSTOMER, ticket.customer),
+        ]
+    )

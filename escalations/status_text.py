@@ -1,0 +1,70 @@
+"""The short, human summary of a ticket that ``escalations ticket ...`` prints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from policies.durations import format_duration
+from workflows.ticket_messages import ClockStatus, TicketStatus
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
+
+
+def _clock_state(clock: ClockStatus) -> str:
+    if clock.stopped_at:
+        return "stopped" + (", BREACHED" if clock.breached else ", met")
+    if clock.breached:
+        return "BREACHED"
+    return "running" if clock.running else "paused"
+
+
+def describe_status(status: TicketStatus) -> str:
+    """A few lines: state, priority, each clock with its due time, and escalations fired.
+
+    Args:
+        status: What the ``status`` query or an update returned.
+
+    Returns:
+        Plain text without a trailing newline.
+    """
+    lines = [
+        f"Ticket {status.ticket_id} [{status.priority}] {status.state.value}: {status.title}",
+        f"  team {status.team} · customer {status.customer} · assignee "
+        f"{status.assignee or 'none'} · policy {status.policy} v{status.policy_version}",
+        f"  opened {_when(status.opened_at)}",
+    ]
+    if status.acknowledged_at:
+        lines.append(
+            f"  acknowledged {_when(status.acknowledged_at)} by {status.acknowledged_by or '?'}"
+        )
+    if status.paused_reason:
+        lines.append(f"  paused: {status.paused_reason}")
+    if status.resolved_at:
+        note = f": {status.resolution_note}" if status.resolution_note else ""
+        lines.append(f"  resolved {_when(status.resolved_at)} by {status.resolved_by or '?'}{note}")
+    lines.append("Clocks:")
+    width = max((len(name) for name in status.clocks), default=0)
+    for name, clock in status.clocks.items():
+        lines.append(
+            f"  {name:<{width}}  due {_when(clock.due_at)}  "
+            f"({format_duration(clock.elapsed)} of {format_duration(clock.target)}, "
+            f"{clock.calendar})  {_clock_state(clock)}"
+        )
+    if status.next_escalation_level:
+        lines.append(
+            f"Next escalation: {status.next_escalation_level} at {_when(status.next_escalation_at)}"
+        )
+    if not status.escalations:
+        lines.append("Escalations: none yet")
+    else:
+        lines.append(f"Escalations ({len(status.escalations)}):")
+        for record in status.escalations:
+            repeat = f" (repeat {record.repeat})" if record.repeat else ""
+            detail = f" - {record.delivery.detail[:120]}" if record.delivery.detail else ""
+            lines.append(
+                f"  {record.level}{repeat} at {_when(record.fired_at)} to "
+                f"{len(record.recipients)} recipient(s): {record.delivery.status}{detail}"
+            )
+    return "\n".join(lines)
