@@ -247,6 +247,13 @@ class Policy(_Strict):
                 for role in overrides
                 if role not in roles
             ]
+        calendars = {ALWAYS_OPEN}
+        problems += [
+            f"targets.{prio}.calendar: unknown calendar {t.calendar!r}; defined: "
+            f"{', '.join(sorted(calendars))}"
+            for prio, t in self.targets.items()
+            if t.calendar not in calendars
+        ]
         names: set[str] = set()
         for i, level in enumerate(self.levels):
             where = f"levels.{i} ({level.name})"

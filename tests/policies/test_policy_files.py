@@ -45,6 +45,10 @@ def test_round_trip_through_json_is_lossless() -> None:
         (("at: 100%", "at: lots"), "levels.0.when.at: 'lots' must be a share of the target"),
         (("clock: resolution", "clock: reply"), "levels.0.when.clock: Input should be"),
         (("[manager]", "[boss]"), "levels.0 (breached).notify: unknown role 'boss'"),
+        (
+            ("resolution: 4h}", "resolution: 4h, calendar: office}"),
+            "targets.P1.calendar: unknown calendar 'office'; defined: 24x7",
+        ),
         (("notify:", "notfy:"), "levels.0.notfy: Extra inputs are not permitted"),
         (("m@example.com", "m@@example"), "contacts.manager.0: 'm@@example' is not an email"),
         (("name: test", "name: Bad Name"), "name: 'Bad Name' must be 1-64 lowercase"),
