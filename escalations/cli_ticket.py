@@ -194,7 +194,9 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the full status as JSON")
 
-    def command(name: str, build: Callable[[argparse.Namespace], Action], text: str) -> Any:
+    def command(
+        name: str, build: Callable[[argparse.Namespace], Action], text: str
+    ) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, parents=[output], help=text, description=text)
         parser.set_defaults(handler=run_ticket_command, build=build)
         if name != "open":

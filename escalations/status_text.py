@@ -44,13 +44,13 @@ def describe_status(status: TicketStatus) -> str:
     if status.resolved_at:
         note = f": {status.resolution_note}" if status.resolution_note else ""
         lines.append(f"  resolved {_when(status.resolved_at)} by {status.resolved_by or '?'}{note}")
+    # Elapsed time is left out: the workflow computes it as of its last wake-up, not now.
     lines.append("Clocks:")
     width = max((len(name) for name in status.clocks), default=0)
     for name, clock in status.clocks.items():
         lines.append(
             f"  {name:<{width}}  due {_when(clock.due_at)}  "
-            f"({format_duration(clock.elapsed)} of {format_duration(clock.target)}, "
-            f"{clock.calendar})  {_clock_state(clock)}"
+            f"(target {format_duration(clock.target)}, {clock.calendar})  {_clock_state(clock)}"
         )
     if status.next_escalation_level:
         lines.append(

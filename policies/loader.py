@@ -22,10 +22,10 @@ MAX_POLICY_BYTES = 1_000_000
 class PolicyError(ValueError):
     """A policy file that cannot be used, with every problem found in it."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], header: str = "invalid policy:") -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: " + "\n  ".join(["invalid policy:", *problems]))
+        super().__init__(f"{source}: " + "\n  ".join([header, *problems]))
 
 
 _UNION_TAGS = {"clock", "field", "any", "all"}
@@ -97,6 +97,7 @@ def load_named_policy(directory: Path, name: str) -> Policy:
         raise PolicyError(
             str(directory / f"{name}.yaml"),
             [f"no policy named {name!r} in {directory}; found: {', '.join(known) or 'none'}"],
+            header="policy not found:",
         )
     policy = read_policy_file(path)
     if policy.name != name:
