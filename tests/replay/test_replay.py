@@ -1,0 +1,30 @@
+"""Every committed history must replay on the current workflow code.
+
+A failure here means a change alters the commands of tickets already running in production:
+put it behind ``workflow.patched`` (see docs/contributing.md) instead of changing it in place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from escalations.data_converter import data_converter
+from workflows.ticket_escalation import TicketEscalation
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed() -> None:
+    assert HISTORIES, "no recorded histories under tests/replay/histories"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[TicketEscalation], data_converter=data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
