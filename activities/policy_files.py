@@ -6,12 +6,14 @@ changes an open ticket and replays always see the policy the ticket started with
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.models import LoadPolicyRequest
+from policies.holiday_dates import resolve_holidays
 from policies.loader import PolicyError, find_policy_file, load_named_policy
 from policies.model import Policy, Slug
 
@@ -45,7 +47,9 @@ class PolicyActivities:
                 str(exc), type=POLICY_NOT_FOUND if missing else POLICY_INVALID, non_retryable=True
             ) from None
         activity.logger.info("loaded policy %s version %s", policy.name, policy.version)
-        return policy
+        # Fixed here, in the recorded result, so the workflow never consults the holidays
+        # package and a later release of it cannot move this ticket's deadlines.
+        return resolve_holidays(policy, datetime.now(UTC).year)
 
 
 def _validate_name(name: str) -> str:

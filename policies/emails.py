@@ -29,3 +29,12 @@ def _address(value: str) -> str:
 
 EmailAddress = Annotated[str, AfterValidator(_address)]
 """A single plain email address (``name@example.com``)."""
+
+
+def is_email_address(value: str) -> bool:
+    """Whether ``value`` is an address :data:`EmailAddress` accepts."""
+    try:
+        _address(value)
+    except ValueError:
+        return False
+    return True

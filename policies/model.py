@@ -7,6 +7,7 @@ its field path, not a silently ignored setting.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -21,8 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from policies.calendar_definition import CalendarDefinition
 from policies.durations import PositiveDuration
-from policies.emails import EmailAddress
+from policies.emails import EmailAddress, is_email_address
 
 ALWAYS_OPEN = "24x7"
 """The built-in calendar that never closes: every second counts."""
@@ -61,6 +63,7 @@ class ClockName(StrEnum):
 
     FIRST_RESPONSE = "first_response"
     RESOLUTION = "resolution"
+    NEXT_REPLY = "next_reply"
 
 
 class _Strict(BaseModel):
@@ -68,15 +71,23 @@ class _Strict(BaseModel):
 
 
 class Targets(_Strict):
-    """SLA targets for one priority, counted in business time on ``calendar``."""
+    """SLA targets for one priority, counted in business time on ``calendar``.
+
+    ``next_reply`` is the time an agent has to answer each later customer message; it defaults
+    to the first-response target.
+    """
 
     first_response: PositiveDuration
     resolution: PositiveDuration
+    next_reply: PositiveDuration | None = None
     calendar: Slug = ALWAYS_OPEN
 
-    def for_clock(self, clock: ClockName) -> Any:
+    def for_clock(self, clock: ClockName) -> timedelta:
         """The target of one clock."""
-        return getattr(self, clock.value)
+        if clock is ClockName.NEXT_REPLY:
+            return self.next_reply or self.first_response
+        target: timedelta = getattr(self, clock.value)
+        return target
 
 
 def _percent(value: Any) -> Any:
@@ -224,6 +235,16 @@ class Level(_Strict):
 Contacts = dict[Slug, list[EmailAddress]]
 
 
+class QuietHours(_Strict):
+    """Notify a role or address only while ``calendar`` is open; hold notices until it opens.
+
+    Tickets of a priority in ``page_any_time`` notify at once, whatever the hour.
+    """
+
+    calendar: Slug
+    page_any_time: list[PriorityName] = []
+
+
 class Policy(_Strict):
     """A complete escalation policy, as loaded from one YAML file."""
 
@@ -236,6 +257,8 @@ class Policy(_Strict):
     contacts: Contacts = Field(default_factory=dict)
     teams: dict[Slug, Contacts] = Field(default_factory=dict)
     levels: list[Level] = Field(min_length=1)
+    calendars: dict[Slug, CalendarDefinition] = Field(default_factory=dict)
+    quiet_hours: dict[str, QuietHours] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
@@ -247,7 +270,10 @@ class Policy(_Strict):
                 for role in overrides
                 if role not in roles
             ]
-        calendars = {ALWAYS_OPEN}
+        if ALWAYS_OPEN in self.calendars:
+            problems.append(f"calendars.{ALWAYS_OPEN}: the name is built in; choose another")
+        calendars = {ALWAYS_OPEN, *self.calendars}
+        problems += self._quiet_hours_problems(roles, calendars)
         problems += [
             f"targets.{prio}.calendar: unknown calendar {t.calendar!r}; defined: "
             f"{', '.join(sorted(calendars))}"
@@ -276,6 +302,36 @@ class Policy(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _quiet_hours_problems(self, roles: set[str], calendars: set[str]) -> list[str]:
+        problems: list[str] = []
+        for who, quiet in self.quiet_hours.items():
+            where = f"quiet_hours.{who}"
+            if who not in roles and not is_email_address(who):
+                problems.append(
+                    f"{where}: {who!r} is neither a role ({', '.join(sorted(roles))}) nor an "
+                    "email address"
+                )
+            if quiet.calendar not in calendars:
+                problems.append(
+                    f"{where}.calendar: unknown calendar {quiet.calendar!r}; defined: "
+                    f"{', '.join(sorted(calendars))}"
+                )
+            problems += [
+                f"{where}.page_any_time: priority {prio!r} has no targets; defined: "
+                f"{', '.join(self.targets)}"
+                for prio in quiet.page_any_time
+                if prio not in self.targets
+            ]
+        return problems
+
+    def quiet_hours_for(self, role: str, address: str) -> QuietHours | None:
+        """The quiet hours that apply to ``address`` notified as ``role``: an entry for the
+        address itself wins over one for its role."""
+        for key, quiet in self.quiet_hours.items():
+            if key.lower() == address.lower():
+                return quiet
+        return self.quiet_hours.get(role)
 
     def priority_rank(self, priority: str) -> int:
         """0 for the most urgent priority (the first under ``targets``)."""

@@ -1,0 +1,211 @@
+"""Open intervals laid end to end, with running totals: the engine under BusinessCalendar.
+
+A calendar's open time for a span of years is built once as a sorted list of disjoint intervals
+in UTC microseconds, each with the business time that came before it. Then both questions SLA
+math asks are binary searches: business time between two instants is a difference of two
+running totals, and the instant a target falls due is the inverse lookup. Nothing walks minutes
+or days per call, so a target a year long costs the same as one an hour long, and ``add`` and
+``elapsed`` agree exactly because they read the same numbers.
+
+Local wall times become instants with ``fold=0``: a time in the hour skipped in spring moves
+forward by the gap (RFC 5545 does the same), and a time in the hour repeated in autumn is its
+first occurrence. An interval always counts the real seconds between its ends, so a night shift
+spanning a DST change is an hour shorter or longer, as the people working it experience.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from policies.calendar_definition import Minutes
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MINUTE_US = 60_000_000
+DAY_US = 86_400_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+DayHours = Callable[[date], Sequence[Minutes]]
+"""The open intervals of one local date, in minutes after its midnight."""
+
+MAX_YEARS = 400
+"""How far a timeline may grow; a calendar open at least weekly never comes close."""
+
+
+def to_us(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the Unix epoch."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_us(us: int) -> datetime:
+    """The inverse of :func:`to_us`, in UTC."""
+    return EPOCH + timedelta(microseconds=us)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Merged open intervals for local years ``first..last``; immutable, so it can be shared
+    between threads (workflows run on several) and swapped whole when it grows."""
+
+    first: int
+    last: int
+    lo: int  # local first-01-01 00:00 as UTC µs: instants from here on are covered...
+    hi: int  # ...up to local (last+1)-01-01 00:00
+    starts: list[int]
+    ends: list[int]
+    before: list[int]  # business µs before each interval starts
+    through: list[int]  # business µs at each interval's end
+
+
+class Timeline:
+    """Open time of one calendar, built lazily by year and kept for the life of the object."""
+
+    def __init__(self, zone: ZoneInfo, day_hours: DayHours) -> None:
+        self._zone = zone
+        self._day_hours = day_hours
+        self._years: dict[int, tuple[list[int], list[int]]] = {}
+        self._span: _Span | None = None
+
+    # -- the two questions ---------------------------------------------------------------------
+
+    def position(self, us: int, span: _Span) -> int:
+        """Business µs from the span's start up to instant ``us`` (which the span covers)."""
+        i = bisect_right(span.starts, us) - 1
+        if i < 0:
+            return 0
+        return span.before[i] + min(us, span.ends[i]) - span.starts[i]
+
+    def elapsed(self, start: int, end: int) -> int:
+        """Business µs between two instants; zero if ``end`` is not after ``start``."""
+        if end <= start:
+            return 0
+        span = self.covering(start, end)
+        return self.position(end, span) - self.position(start, span)
+
+    def add(self, start: int, business: int) -> int:
+        """The earliest instant at which ``business`` µs have passed since ``start``."""
+        if business <= 0:
+            return start
+        span = self.covering(start, start)
+        while True:
+            goal = self.position(start, span) + business
+            i = bisect_left(span.through, goal)
+            if i < len(span.starts):
+                due = span.starts[i] + goal - span.before[i]
+                if due < span.hi:
+                    return due
+            span = self._grow(span.first, span.last + 1 + (span.last - span.first))
+
+    def next_open(self, at: int) -> int:
+        """``at`` if the calendar is open then, else the instant it next opens."""
+        span = self.covering(at, at)
+        while True:
+            i = bisect_right(span.starts, at) - 1
+            if i >= 0 and at < span.ends[i]:
+                return at
+            if i + 1 < len(span.starts) and span.starts[i + 1] < span.hi:
+                return span.starts[i + 1]
+            span = self._grow(span.first, span.last + 1)
+
+    # -- building --------------------------------------------------------------------------
+
+    def covering(self, first_us: int, last_us: int) -> _Span:
+        """A span that covers both instants, growing the timeline if needed."""
+        span = self._span
+        if span is not None and span.lo <= first_us and last_us < span.hi:
+            return span
+        first = self._local_year(first_us)
+        last = self._local_year(last_us)
+        if span is not None:
+            first, last = min(first, span.first), max(last, span.last)
+        return self._grow(first, last)
+
+    def _local_year(self, us: int) -> int:
+        return from_us(us).astimezone(self._zone).year
+
+    def _grow(self, first: int, last: int) -> _Span:
+        if last - first >= MAX_YEARS:
+            raise ValueError(
+                f"the calendar has no open time within {MAX_YEARS} years; check its hours"
+            )
+        starts: list[int] = []
+        ends: list[int] = []
+        # The year before is included for its New Year's Eve night shift, which runs into the
+        # first covered morning.
+        for year in range(first - 1, last + 1):
+            year_starts, year_ends = self._year(year)
+            for s, e in zip(year_starts, year_ends, strict=True):
+                if starts and s <= ends[-1]:
+                    ends[-1] = max(ends[-1], e)  # touching or overlapping: one interval
+                else:
+                    starts.append(s)
+                    ends.append(e)
+        before: list[int] = []
+        through: list[int] = []
+        total = 0
+        for s, e in zip(starts, ends, strict=True):
+            before.append(total)
+            total += e - s
+            through.append(total)
+        span = _Span(
+            first=first,
+            last=last,
+            lo=self._midnight(date(first, 1, 1)),
+            hi=self._midnight(date(last + 1, 1, 1)),
+            starts=starts,
+            ends=ends,
+            before=before,
+            through=through,
+        )
+        self._span = span
+        return span
+
+    def _midnight(self, day: date) -> int:
+        return self._wall_to_us(day, 0)
+
+    def _wall_to_us(self, day: date, minute: int) -> int:
+        extra_days, minute = divmod(minute, 1440)
+        # Arithmetic on an aware datetime is wall-clock arithmetic in its zone (fold=0).
+        wall = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=self._zone)
+        return to_us(wall + timedelta(days=extra_days))
+
+    def _year(self, year: int) -> tuple[list[int], list[int]]:
+        cached = self._years.get(year)
+        if cached is not None:
+            return cached
+        intervals: list[tuple[int, int]] = []
+        first = date(year, 1, 1)
+        days = (date(year + 1, 1, 1) - first).days
+        # UTC offset at each local midnight from this year's first day to two days past its
+        # last: an interval (at most 48 hours from its day's midnight) lies where the offset is
+        # constant when the three midnights around it agree, and is then plain arithmetic.
+        offsets = [self._offset(first + timedelta(days=i)) for i in range(days + 2)]
+        for i in range(days):
+            day = first + timedelta(days=i)
+            hours = self._day_hours(day)
+            if not hours:
+                continue
+            offset = offsets[i]
+            constant = offset == offsets[i + 1] == offsets[i + 2]
+            midnight = (day.toordinal() - _EPOCH_ORDINAL) * DAY_US - offset
+            for start, end in hours:
+                if constant:
+                    s, e = midnight + start * MINUTE_US, midnight + end * MINUTE_US
+                else:
+                    s, e = self._wall_to_us(day, start), self._wall_to_us(day, end)
+                if e > s:  # an interval inside a skipped DST hour has no real time
+                    intervals.append((s, e))
+        intervals.sort()
+        result = ([s for s, _ in intervals], [e for _, e in intervals])
+        self._years[year] = result
+        return result
+
+    def _offset(self, day: date) -> int:
+        """The UTC offset at local midnight (fold=0), in µs."""
+        offset = datetime(day.year, day.month, day.day, tzinfo=self._zone).utcoffset()
+        assert offset is not None
+        return offset // MICROSECOND
