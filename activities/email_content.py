@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from activities.models import ClockSnapshot, NotificationRequest
 from policies.durations import format_duration
@@ -100,6 +101,14 @@ def format_moment(value: datetime | None) -> str:
     return value.isoformat(sep=" ", timespec="seconds")
 
 
+def format_local(value: datetime | None, timezone: str) -> str:
+    """A due time in the calendar's own zone, with UTC alongside for everyone else."""
+    if value is None or timezone == "UTC" or value.tzinfo is None:
+        return format_moment(value)
+    local = value.astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({timezone}; {format_moment(value)})"
+
+
 def _yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -133,7 +142,7 @@ def _clock_row(clock: ClockSnapshot) -> dict[str, str]:
         "clock": clean_field(clock.clock),
         "target": format_duration(clock.target),
         "elapsed": format_duration(clock.elapsed),
-        "due_at": format_moment(clock.due_at),
+        "due_at": format_local(clock.due_at, clock.timezone),
         "breached": _yes_no(clock.breached),
         "stopped": _yes_no(clock.stopped),
     }

@@ -42,6 +42,7 @@ class ClockSnapshot(BaseModel):
     due_at: datetime | None = None
     breached: bool
     stopped: bool
+    timezone: str = "UTC"
 
 
 class NotificationRequest(BaseModel):

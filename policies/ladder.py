@@ -94,8 +94,8 @@ def condition_since(
     fields change only through updates, after which this is asked again.
     """
     if isinstance(condition, ClockCondition):
-        clock = clocks[condition.clock]
-        if clock.stopped or not clock.started:
+        clock = clocks.get(condition.clock)
+        if clock is None or clock.stopped or not clock.started:
             return None
         return clock.reached_at(clock_threshold(condition, clock.target), calendars)
     if isinstance(condition, FieldCondition):
@@ -136,6 +136,16 @@ def next_fire_at(
     every = level.repeat.every
     passed = (progress.last_fired_at - progress.first_due_at) // every + 1
     return max(since, progress.first_due_at + max(progress.fired, passed) * every)
+
+
+def condition_uses_clock(condition: Condition, clock: ClockName) -> bool:
+    """Whether ``condition`` (or any part of it) tests ``clock``."""
+    if isinstance(condition, ClockCondition):
+        return condition.clock is clock
+    if isinstance(condition, FieldCondition):
+        return False
+    parts = condition.any if isinstance(condition, AnyCondition) else condition.all
+    return any(condition_uses_clock(c, clock) for c in parts)
 
 
 def describe_condition(condition: Condition) -> str:

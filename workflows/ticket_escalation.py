@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
         NotificationRequest,
         TicketSnapshot,
     )
-    from policies.calendar import CalendarSet, builtin_calendars
-    from policies.contacts import resolve_recipients
+    from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
+    from policies.contacts import recipients_by_role, split_by_quiet_hours
     from policies.ladder import describe_condition
     from policies.model import Policy
     from workflows import search_attributes as sa
@@ -32,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ticket_details import current_details
     from workflows.ticket_messages import (
         AcknowledgeRequest,
+        AgentRepliedRequest,
         ChangePriorityRequest,
+        CustomerRepliedRequest,
         PauseRequest,
         ReassignRequest,
         ResolveRequest,
@@ -77,10 +79,12 @@ class TicketEscalation:
     async def run(self, input: TicketInput) -> TicketStatus:
         """Run the ticket until it is resolved; returns its final status."""
         self._state = input.continued or await self._open(input)
+        self._calendars = policy_calendars(self._state.policy)
         self._published = dict(self._current_search_values()) if input.continued else {}
         state = self._state
         while not state.resolved:
             self._fire_due_levels()
+            self._release_held_notices()
             self._publish()
             if self._should_continue_as_new():
                 await workflow.wait_condition(
@@ -173,32 +177,48 @@ class TicketEscalation:
     def _fire(self, due: DueLevel, now: datetime) -> None:
         state = self._require_state()
         fields = state.fields
-        recipients = resolve_recipients(
+        # The priority before the level's own actions decides who may be paged at night.
+        priority = fields.priority
+        recipients = recipients_by_role(
             state.policy, due.level.notify, fields.team, fields.assignee
         )
-        record = state.record_fire(due, now, recipients, describe_condition(due.level.when))
-        workflow.logger.info(
-            "ticket %s: level %s fired (repeat %d) to %d recipient(s)",
-            fields.ticket_id,
-            record.level,
-            record.repeat,
-            len(recipients),
+        now_list, held = split_by_quiet_hours(
+            state.policy, recipients, priority, now, self._calendars
         )
-        if recipients:
-            index = len(state.escalations) - 1
-            request = self._notification(record, due, now)
-            self._deliveries[index] = asyncio.create_task(self._deliver(index, request))
+        first = len(state.escalations)
+        records = state.record_fire(
+            due, now, now_list, describe_condition(due.level.when), held=held
+        )
+        workflow.logger.info(
+            "ticket %s: level %s fired (repeat %d) to %d recipient(s), %d held for quiet hours",
+            fields.ticket_id,
+            due.level.name,
+            due.repeat,
+            len(now_list),
+            sum(len(group) for group in held.values()),
+        )
+        for index, record in enumerate(records, start=first):
+            if record.delivery.status == "pending":
+                self._start_delivery(index)
 
-    def _notification(
-        self, record: EscalationRecord, due: DueLevel, now: datetime
-    ) -> NotificationRequest:
+    def _release_held_notices(self) -> None:
+        state = self._require_state()
+        for index in state.release_held(workflow.now()):
+            self._start_delivery(index)
+
+    def _start_delivery(self, index: int) -> None:
+        request = self._notification(self._require_state().escalations[index])
+        self._deliveries[index] = asyncio.create_task(self._deliver(index, request))
+
+    def _notification(self, record: EscalationRecord) -> NotificationRequest:
         state = self._require_state()
         status = self._status()
+        level = next(lvl for lvl in state.policy.levels if lvl.name == record.level)
         return NotificationRequest(
-            idempotency_key=state.notice_key_for(record.level, record.repeat),
-            channel=due.level.channel,
+            idempotency_key=state.notice_key_for(record),
+            channel=level.channel,
             recipients=record.recipients,
-            template_id=due.level.template_id,
+            template_id=level.template_id,
             level=record.level,
             repeat=record.repeat,
             reason=record.reason,
@@ -214,8 +234,10 @@ class TicketEscalation:
                     due_at=clock.due_at,
                     breached=clock.breached,
                     stopped=clock.stopped_at is not None,
+                    timezone=clock.timezone,
                 )
                 for name, clock in status.clocks.items()
+                if clock.started
             ],
             policy=state.policy.name,
             policy_version=state.policy.version,
@@ -382,6 +404,33 @@ class TicketEscalation:
         self._require_open("resume")
         if self._state is not None and not self._state.paused:
             raise _reject(f"resume: the ticket is not paused (it is {self._state.state.value})")
+
+    @workflow.update
+    async def customer_replied(self, request: CustomerRepliedRequest) -> TicketStatus:
+        """A customer message: starts the next-reply clock; resumes a paused ticket."""
+        state = await self._ready()
+        self._require_open("customer_replied")
+        state.customer_replied(self._event_time(request.at, "customer_replied"), workflow.now())
+        return self._mark_changed()
+
+    @customer_replied.validator
+    def _validate_customer_replied(self, request: CustomerRepliedRequest) -> None:
+        self._require_open("customer_replied")
+        self._event_time(request.at, "customer_replied")
+
+    @workflow.update
+    async def agent_replied(self, request: AgentRepliedRequest) -> TicketStatus:
+        """An agent's public reply: stops the next-reply clock (and first response, if first)."""
+        state = await self._ready()
+        self._require_open("agent_replied")
+        at = self._event_time(request.at, "agent_replied")
+        state.agent_replied(request.by, at, self._calendars)
+        return self._mark_changed()
+
+    @agent_replied.validator
+    def _validate_agent_replied(self, request: AgentRepliedRequest) -> None:
+        self._require_open("agent_replied")
+        self._event_time(request.at, "agent_replied")
 
     @workflow.update
     async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:

@@ -8,8 +8,9 @@ than a silently dropped value.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -113,6 +114,18 @@ class ResumeRequest(_Message):
     """The customer answered: clocks count again and escalations re-arm."""
 
 
+class CustomerRepliedRequest(_Timed):
+    """A customer message: starts the next-reply clock unless one already runs, and resumes a
+    ticket paused waiting on the customer."""
+
+
+class AgentRepliedRequest(_Timed):
+    """An agent's public reply: stops the next-reply clock (and the first-response clock if
+    this is the first response)."""
+
+    by: OneLine = Field(max_length=200)
+
+
 class ChangePriorityRequest(_Message):
     """Re-target the clocks on another priority, keeping the time already elapsed."""
 
@@ -146,14 +159,19 @@ class ReassignRequest(_Message):
 
 
 class ClockStatus(_Message):
-    """One SLA clock as the ``status`` query shows it."""
+    """One SLA clock as the ``status`` query shows it. Times are business time on
+    ``calendar``; ``due_at`` is UTC and ``due_at_local`` the same instant in the calendar's
+    zone."""
 
     target: timedelta
     calendar: str
+    timezone: str = "UTC"
     elapsed: timedelta
     remaining: timedelta
     due_at: datetime | None
+    due_at_local: datetime | None = None
     breached: bool
+    started: bool = True
     running: bool
     stopped_at: datetime | None
 
@@ -181,6 +199,9 @@ class TicketStatus(_Message):
     resolution_note: str | None
     paused_reason: str | None
     clocks: dict[str, ClockStatus]
+    next_reply_cycles: int = 0
+    next_reply_breaches: int = 0
+    held_notices: int = 0
     current_level: str | None
     next_escalation_at: datetime | None
     next_escalation_level: str | None
@@ -193,13 +214,18 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
     for name, clock in state.clocks.items():
         end = clock.stopped_at or now
         elapsed = clock.elapsed(end, calendars)
+        due_at = clock.due_at(calendars)
+        timezone = calendars[clock.calendar].timezone
         clocks[name.value] = ClockStatus(
             target=clock.target,
             calendar=clock.calendar,
+            timezone=timezone,
             elapsed=elapsed,
             remaining=max(clock.target - elapsed, timedelta(0)),
-            due_at=clock.due_at(calendars),
+            due_at=due_at.astimezone(UTC) if due_at else None,
+            due_at_local=due_at.astimezone(ZoneInfo(timezone)) if due_at else None,
             breached=clock.breached(end, calendars),
+            started=clock.started,
             running=clock.running,
             stopped_at=clock.stopped_at,
         )
@@ -226,6 +252,9 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         resolution_note=state.resolution_note,
         paused_reason=state.paused_reason,
         clocks=clocks,
+        next_reply_cycles=state.next_reply_cycles,
+        next_reply_breaches=state.next_reply_breaches,
+        held_notices=sum(1 for record in state.escalations if record.held),
         current_level=state.current_level(),
         next_escalation_at=wake[0] if wake else None,
         next_escalation_level=wake[1].removeprefix("level ") if wake else None,

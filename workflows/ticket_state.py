@@ -7,6 +7,7 @@ here, free of Temporal, lets them be tested without a server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from activities.models import DeliveryResult
 from policies.calendar import CalendarSet
 from policies.clock import SlaClock
-from policies.ladder import LevelProgress, TicketFacts, next_fire_at
+from policies.ladder import LevelProgress, TicketFacts, condition_uses_clock, next_fire_at
 from policies.model import ClockName, Level, Policy
 
 
@@ -36,7 +37,7 @@ class TicketStateName(StrEnum):
 class Delivery(_Message):
     """The fate of one notice: pending while the activity runs or retries."""
 
-    status: Literal["pending", "sent", "written", "failed", "skipped", "cancelled"]
+    status: Literal["pending", "held", "sent", "written", "failed", "skipped", "cancelled"]
     provider: str | None = None
     message_id: str | None = None
     detail: str | None = None
@@ -64,6 +65,13 @@ class EscalationRecord(_Message):
     recipients: list[str]
     delivery: Delivery
     actions: list[str] = []
+    part: int = 0
+    held_until: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the notice waits for its recipients' quiet hours to end."""
+        return self.delivery.status == "held"
 
 
 class TicketFields(_Message):
@@ -106,6 +114,10 @@ class TicketState(_Message):
     resolved_by: str | None = None
     resolution_note: str | None = None
     paused_reason: str | None = None
+    next_reply_cycles: int = 0
+    next_reply_breaches: int = 0
+    last_customer_reply_at: datetime | None = None
+    last_agent_reply_at: datetime | None = None
 
     @classmethod
     def open(
@@ -117,8 +129,9 @@ class TicketState(_Message):
             name: SlaClock(target=targets.for_clock(name), calendar=targets.calendar)
             for name in ClockName
         }
-        for clock in clocks.values():
-            clock.start(opened_at)
+        # The next-reply clock starts with the first customer message after the first response.
+        clocks[ClockName.FIRST_RESPONSE].start(opened_at)
+        clocks[ClockName.RESOLUTION].start(opened_at)
         return cls(
             fields=fields,
             policy=policy,
@@ -161,9 +174,18 @@ class TicketState(_Message):
             self.state = TicketStateName.ACKNOWLEDGED
 
     def resolve(self, by: str, at: datetime, note: str | None) -> None:
-        """Stop every clock at ``at``; escalations end."""
+        """Stop every clock at ``at``; escalations end and held notices are dropped."""
         for clock in self.clocks.values():
             clock.stop(at)
+        for i, record in enumerate(self.escalations):
+            if record.held:
+                self.escalations[i] = record.model_copy(
+                    update={
+                        "delivery": Delivery(
+                            status="cancelled", detail="resolved before quiet hours ended"
+                        )
+                    }
+                )
         self.resolved_at, self.resolved_by, self.resolution_note = at, by, note
         self.paused_reason = None
         self.state = TicketStateName.RESOLVED
@@ -178,7 +200,8 @@ class TicketState(_Message):
     def resume(self, now: datetime) -> None:
         """Restart the clocks that were running before the pause."""
         for clock in self.clocks.values():
-            clock.start(now)
+            if clock.started:  # a next-reply clock between customer messages stays idle
+                clock.start(now)
         self.paused_reason = None
         self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
 
@@ -191,6 +214,45 @@ class TicketState(_Message):
             if not clock.stopped:
                 clock.retarget(targets.for_clock(name), targets.calendar, now)
         self.fields.priority = priority
+
+    def customer_replied(self, at: datetime, now: datetime) -> None:
+        """A customer message: starts a next-reply cycle unless one already runs.
+
+        A message while a cycle runs changes nothing: the agent owes a reply since the oldest
+        unanswered message, and a customer's follow-up must not push the deadline back. Before
+        the first response the first-response clock already covers the wait. A paused ticket
+        (waiting on the customer) resumes: the customer has answered.
+        """
+        self.last_customer_reply_at = at
+        if self.paused:
+            self.resume(now)
+        if self.acknowledged_at is None:
+            return
+        clock = self.clocks.get(ClockName.NEXT_REPLY)
+        if clock is not None and clock.started and not clock.stopped:
+            return
+        targets = self.policy.targets[self.fields.priority]
+        fresh = SlaClock(target=targets.for_clock(ClockName.NEXT_REPLY), calendar=targets.calendar)
+        fresh.start(at)
+        self.clocks[ClockName.NEXT_REPLY] = fresh
+        self.next_reply_cycles += 1
+        # Levels on the next-reply clock escalate afresh in every cycle.
+        for level in self.policy.levels:
+            if condition_uses_clock(level.when, ClockName.NEXT_REPLY):
+                self.progress[level.name] = LevelProgress()
+
+    def agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
+        """An agent's public reply: the first response if none came yet, and the end of the
+        running next-reply cycle."""
+        self.last_agent_reply_at = at
+        if self.acknowledged_at is None:
+            self.acknowledge(by, at)
+        clock = self.clocks.get(ClockName.NEXT_REPLY)
+        if clock is None or not clock.started or clock.stopped:
+            return
+        clock.stop(max(at, clock.segments[0].start))
+        if clock.breached(at, calendars):
+            self.next_reply_breaches += 1
 
     def update_impact(self, affected_users: int | None, critical_service: bool | None) -> None:
         """Record new impact figures."""
@@ -230,10 +292,23 @@ class TicketState(_Message):
     def next_wake(
         self, now: datetime, calendars: CalendarSet, *, levels_only: bool = False
     ) -> tuple[datetime, str] | None:
-        """The next instant something falls due (a level, or a clock's breach) and what."""
-        if self.paused or self.resolved:
+        """The next instant something falls due (a level, a held notice, or a clock's breach)
+        and what. Held notices go out at their time even while the ticket is paused: the
+        escalation they carry happened before the pause."""
+        if self.resolved:
             return None
-        candidates: list[tuple[datetime, str]] = [
+        candidates: list[tuple[datetime, str]] = (
+            []
+            if levels_only
+            else [
+                (r.held_until, f"held {r.level} notice")
+                for r in self.escalations
+                if r.held and r.held_until is not None
+            ]
+        )
+        if self.paused:
+            return min(candidates) if candidates else None
+        candidates += [
             (at, f"level {level.name}")
             for level, at in zip(self.policy.levels, self._fire_times(now, calendars), strict=True)
             if at is not None and at > now
@@ -245,9 +320,19 @@ class TicketState(_Message):
         return min(candidates) if candidates else None
 
     def record_fire(
-        self, due: DueLevel, now: datetime, recipients: list[str], reason: str
-    ) -> EscalationRecord:
-        """Book one firing of a level and apply its actions (priority, reassignment)."""
+        self,
+        due: DueLevel,
+        now: datetime,
+        recipients: list[str],
+        reason: str,
+        held: Mapping[datetime, list[str]] | None = None,
+    ) -> list[EscalationRecord]:
+        """Book one firing of a level and apply its actions (priority, reassignment).
+
+        ``recipients`` are notified now; ``held`` maps a release time to recipients in quiet
+        hours until then, each group booked as its own record (``part`` 1, 2, ...) with
+        delivery ``held``. Returns the new records.
+        """
         progress = self.progress[due.level.name]
         if progress.fired == 0:
             progress.first_due_at = due.due_at
@@ -261,28 +346,62 @@ class TicketState(_Message):
         if level.reassign:
             self.reassign(level.reassign.assignee, level.reassign.team)
             actions.append(f"reassigned to {level.reassign.assignee or level.reassign.team}")
-        record = EscalationRecord(
-            level=level.name,
-            repeat=due.repeat,
-            due_at=due.due_at,
-            fired_at=now,
-            reason=reason,
-            channel=level.channel,
-            recipients=recipients,
-            delivery=Delivery(
-                status="pending" if recipients else "skipped",
-                detail=None if recipients else "no recipients: the roles resolved to nobody",
-            ),
-            actions=actions,
-        )
-        self.escalations.append(record)
-        return record
+        common = {
+            "level": level.name,
+            "repeat": due.repeat,
+            "due_at": due.due_at,
+            "fired_at": now,
+            "reason": reason,
+            "channel": level.channel,
+            "actions": actions,
+        }
+        records: list[EscalationRecord] = []
+        if recipients or not held:
+            records.append(
+                EscalationRecord(
+                    **common,
+                    recipients=recipients,
+                    delivery=Delivery(
+                        status="pending" if recipients else "skipped",
+                        detail=None
+                        if recipients
+                        else "no recipients: the roles resolved to nobody",
+                    ),
+                )
+            )
+        for part, (release, group) in enumerate(sorted((held or {}).items()), start=1):
+            records.append(
+                EscalationRecord(
+                    **(common | {"actions": [] if records else actions}),
+                    recipients=group,
+                    part=part,
+                    held_until=release,
+                    delivery=Delivery(
+                        status="held",
+                        detail=f"quiet hours: held until {release.isoformat()}",
+                    ),
+                )
+            )
+        self.escalations += records
+        return records
+
+    def release_held(self, now: datetime) -> list[int]:
+        """Mark held notices whose quiet hours are over as pending; returns their indexes."""
+        released: list[int] = []
+        for i, record in enumerate(self.escalations):
+            if record.held and record.held_until is not None and record.held_until <= now:
+                self.escalations[i] = record.model_copy(
+                    update={"delivery": Delivery(status="pending")}
+                )
+                released.append(i)
+        return released
 
     def current_level(self) -> str | None:
         """The furthest level up the ladder that has fired."""
         fired = [lvl.name for lvl in self.policy.levels if self.progress[lvl.name].fired]
         return fired[-1] if fired else None
 
-    def notice_key_for(self, level: str, repeat: int) -> str:
+    def notice_key_for(self, record: EscalationRecord) -> str:
         """The idempotency key of one notice: the same on every retry and replay."""
-        return f"{self.notice_key}:{level}:{repeat}"
+        key = f"{self.notice_key}:{record.level}:{record.repeat}"
+        return f"{key}:{record.part}" if record.part else key

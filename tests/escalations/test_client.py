@@ -143,7 +143,8 @@ async def test_open_returns_the_first_status(tickets: TicketClient, new_ticket: 
     assert status.ticket_id == ticket.ticket_id
     assert status.state == TicketStateName.OPEN
     assert status.policy == "default"
-    assert set(status.clocks) == {"first_response", "resolution"}
+    assert set(status.clocks) == {"first_response", "resolution", "next_reply"}
+    assert not status.clocks["next_reply"].started
 
 
 async def test_open_twice_is_rejected_and_keeps_one_workflow(

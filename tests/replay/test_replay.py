@@ -15,16 +15,19 @@ from temporalio.worker import Replayer
 from escalations.data_converter import data_converter
 from workflows.ticket_escalation import TicketEscalation
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = {
+    path.stem: path.read_text()
+    for path in sorted((Path(__file__).parent / "histories").glob("*.json"))
+}
 
 
 def test_histories_are_committed() -> None:
     assert HISTORIES, "no recorded histories under tests/replay/histories"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+@pytest.mark.parametrize("name", HISTORIES)
+async def test_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(f"replay-{name}", HISTORIES[name])
     replayer = Replayer(workflows=[TicketEscalation], data_converter=data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,9 @@ from policies.loader import default_policy_dir
 from tests.fakes.sendgrid import FakeSendGrid
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
+
+
+TEST_POLICIES = Path(__file__).parent / "policies"
 
 
 @dataclass
@@ -99,7 +103,12 @@ async def harness(
         from_address="escalations@example.com",
         outbox_dir=tmp_path / "outbox",
     )
-    policies = PolicyActivities(default_policy_dir())
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    # The shipped policies plus the test-only ones in tests/workflows/policies.
+    for source in [*default_policy_dir().glob("*.yaml"), *TEST_POLICIES.glob("*.yaml")]:
+        shutil.copy(source, policy_dir / source.name)
+    policies = PolicyActivities(policy_dir)
     activities: list[Callable[..., Any]] = [policies.load_policy, notifications.send_notification]
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(

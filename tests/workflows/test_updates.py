@@ -54,8 +54,8 @@ async def test_pause_and_resume_shift_deadlines_by_the_paused_time(harness: Harn
 
 
 async def test_priority_change_retargets_keeping_elapsed_time(harness: Harness) -> None:
-    handle = await harness.open(priority="P3")  # response 4h
-    await harness.env.sleep(timedelta(hours=1))
+    handle = await harness.open(priority="P2")  # response 1h, resolution 8h
+    await harness.env.sleep(timedelta(minutes=20))
     raised = await handle.execute_update(
         TicketEscalation.change_priority, ChangePriorityRequest(priority="P1")
     )
@@ -69,10 +69,10 @@ async def test_priority_change_retargets_keeping_elapsed_time(harness: Harness) 
     assert [e.level for e in status.escalations] == ["response-at-risk", "response-breached"]
 
     lowered = await handle.execute_update(
-        TicketEscalation.change_priority, ChangePriorityRequest(priority="P4")
+        TicketEscalation.change_priority, ChangePriorityRequest(priority="P2")
     )
-    assert lowered.clocks["resolution"].due_at == lowered.opened_at + timedelta(days=5)
-    assert lowered.clocks["first_response"].due_at == lowered.opened_at + timedelta(days=1)
+    assert lowered.clocks["resolution"].due_at == lowered.opened_at + timedelta(hours=8)
+    assert lowered.clocks["first_response"].due_at == lowered.opened_at + timedelta(hours=1)
 
 
 async def test_impact_trigger_fires_at_once(harness: Harness) -> None:
