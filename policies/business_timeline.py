@@ -19,6 +19,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
+from operator import sub
 from zoneinfo import ZoneInfo
 
 from policies.calendar_definition import Minutes
@@ -98,7 +100,17 @@ class Timeline:
                 due = span.starts[i] + goal - span.before[i]
                 if due < span.hi:
                     return due
-            span = self._grow(span.first, span.last + 1 + (span.last - span.first))
+            span = self._grow(span.first, span.last + self._years_short(span, goal))
+
+    @staticmethod
+    def _years_short(span: _Span, goal: int) -> int:
+        """How many more years the span likely needs to reach ``goal`` business µs, judged by
+        its own business time per year; at least one, so growth always makes progress."""
+        total = span.through[-1] if span.through else 0
+        years = span.last - span.first + 2  # the span holds the year before first, too
+        if total <= 0:
+            return max(1, years)
+        return max(1, -(-(goal - total) * years // total))
 
     def next_open(self, at: int) -> int:
         """``at`` if the calendar is open then, else the instant it next opens."""
@@ -134,23 +146,19 @@ class Timeline:
             )
         starts: list[int] = []
         ends: list[int] = []
-        # The year before is included for its New Year's Eve night shift, which runs into the
+        # New Year's Eve before the span is included for its night shift, which runs into the
         # first covered morning.
-        for year in range(first - 1, last + 1):
-            year_starts, year_ends = self._year(year)
-            for s, e in zip(year_starts, year_ends, strict=True):
-                if starts and s <= ends[-1]:
-                    ends[-1] = max(ends[-1], e)  # touching or overlapping: one interval
-                else:
-                    starts.append(s)
-                    ends.append(e)
-        before: list[int] = []
-        through: list[int] = []
-        total = 0
-        for s, e in zip(starts, ends, strict=True):
-            before.append(total)
-            total += e - s
-            through.append(total)
+        chunks = [self._days(date(first - 1, 12, 31), 1)]
+        chunks += [self._year(year) for year in range(first, last + 1)]
+        for year_starts, year_ends in chunks:
+            if starts and year_starts and year_starts[0] <= ends[-1]:
+                # A night shift into New Year's Day that touches the day's own hours.
+                ends[-1] = max(ends[-1], year_ends[0])
+                year_starts, year_ends = year_starts[1:], year_ends[1:]
+            starts += year_starts
+            ends += year_ends
+        through = list(accumulate(map(sub, ends, starts)))
+        before = [0, *through[:-1]] if through else []
         span = _Span(
             first=first,
             last=last,
@@ -175,17 +183,22 @@ class Timeline:
 
     def _year(self, year: int) -> tuple[list[int], list[int]]:
         cached = self._years.get(year)
-        if cached is not None:
-            return cached
+        if cached is None:
+            first = date(year, 1, 1)
+            cached = self._days(first, (date(year + 1, 1, 1) - first).days)
+            self._years[year] = cached
+        return cached
+
+    def _days(self, first: date, days: int) -> tuple[list[int], list[int]]:
+        """Merged open intervals of ``days`` local dates from ``first``."""
         intervals: list[tuple[int, int]] = []
-        first = date(year, 1, 1)
-        days = (date(year + 1, 1, 1) - first).days
         # UTC offset at each local midnight from this year's first day to two days past its
         # last: an interval (at most 48 hours from its day's midnight) lies where the offset is
         # constant when the three midnights around it agree, and is then plain arithmetic.
-        offsets = [self._offset(first + timedelta(days=i)) for i in range(days + 2)]
+        ordinal = first.toordinal()
+        offsets = [self._offset(date.fromordinal(ordinal + i)) for i in range(days + 2)]
         for i in range(days):
-            day = first + timedelta(days=i)
+            day = date.fromordinal(ordinal + i)
             hours = self._day_hours(day)
             if not hours:
                 continue
@@ -200,9 +213,17 @@ class Timeline:
                 if e > s:  # an interval inside a skipped DST hour has no real time
                     intervals.append((s, e))
         intervals.sort()
-        result = ([s for s, _ in intervals], [e for _, e in intervals])
-        self._years[year] = result
-        return result
+        merged_starts: list[int] = []
+        merged_ends: list[int] = []
+        for s, e in intervals:
+            if merged_ends and s <= merged_ends[-1]:
+                # Touching or overlapping (a dated day meeting the night shift before it):
+                # one interval, so no moment is counted twice.
+                merged_ends[-1] = max(merged_ends[-1], e)
+            else:
+                merged_starts.append(s)
+                merged_ends.append(e)
+        return merged_starts, merged_ends
 
     def _offset(self, day: date) -> int:
         """The UTC offset at local midnight (fold=0), in µs."""

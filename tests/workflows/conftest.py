@@ -25,7 +25,6 @@ from tests.fakes.sendgrid import FakeSendGrid
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
 
-
 TEST_POLICIES = Path(__file__).parent / "policies"
 
 
