@@ -23,7 +23,9 @@ from escalations.errors import TicketError
 from escalations.status_text import describe_status
 from workflows.ticket_messages import (
     AcknowledgeRequest,
+    AgentRepliedRequest,
     ChangePriorityRequest,
+    CustomerRepliedRequest,
     PauseRequest,
     ReassignRequest,
     ResolveRequest,
@@ -141,6 +143,18 @@ def _ack(args: argparse.Namespace) -> Action:
     return lambda client: client.acknowledge(ticket_id, request)
 
 
+def _customer_replied(args: argparse.Namespace) -> Action:
+    request = build_request(CustomerRepliedRequest, {"at": args.at}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.customer_replied(ticket_id, request)
+
+
+def _agent_replied(args: argparse.Namespace) -> Action:
+    request = build_request(AgentRepliedRequest, {"by": args.by, "at": args.at}, {})
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.agent_replied(ticket_id, request)
+
+
 def _resolve(args: argparse.Namespace) -> Action:
     request = build_request(ResolveRequest, {"by": args.by, "at": args.at, "note": args.note}, {})
     ticket_id = ticket_id_argument(args.id)
@@ -229,6 +243,21 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
     p = command("ack", _ack, "a first response reached the customer")
     p.add_argument("--by", required=True, help="who responded")
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
+
+    p = command(
+        "customer-replied",
+        _customer_replied,
+        "a customer message: start the next-reply clock (resumes a paused ticket)",
+    )
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
+
+    p = command("agent-replied", _agent_replied, "an agent replied: stop the next-reply clock")
+    p.add_argument("--by", required=True, help="who replied")
     p.add_argument(
         "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
     )

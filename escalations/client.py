@@ -40,7 +40,9 @@ from workflows.ticket_details import static_summary
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (
     AcknowledgeRequest,
+    AgentRepliedRequest,
     ChangePriorityRequest,
+    CustomerRepliedRequest,
     PauseRequest,
     ReassignRequest,
     ResolveRequest,
@@ -200,6 +202,18 @@ class TicketClient:
     async def resume(self, ticket_id: str, request: ResumeRequest | None = None) -> TicketStatus:
         """The customer answered: clocks count again and escalations re-arm."""
         return await self._update(ticket_id, "resume", request or ResumeRequest())
+
+    async def customer_replied(
+        self, ticket_id: str, request: CustomerRepliedRequest | None = None
+    ) -> TicketStatus:
+        """A customer message: starts the next-reply clock; resumes a paused ticket."""
+        return await self._update(
+            ticket_id, "customer_replied", request or CustomerRepliedRequest()
+        )
+
+    async def agent_replied(self, ticket_id: str, request: AgentRepliedRequest) -> TicketStatus:
+        """An agent's public reply: stops the next-reply clock (and first response, if first)."""
+        return await self._update(ticket_id, "agent_replied", request)
 
     async def change_priority(self, ticket_id: str, request: ChangePriorityRequest) -> TicketStatus:
         """Re-target the clocks on another priority, keeping the time already elapsed."""

@@ -13,6 +13,8 @@ def _when(moment: datetime | None) -> str:
 
 
 def _clock_state(clock: ClockStatus) -> str:
+    if not clock.started:
+        return "not started"
     if clock.stopped_at:
         return "stopped" + (", BREACHED" if clock.breached else ", met")
     if clock.breached:
@@ -48,9 +50,18 @@ def describe_status(status: TicketStatus) -> str:
     lines.append("Clocks:")
     width = max((len(name) for name in status.clocks), default=0)
     for name, clock in status.clocks.items():
+        local = (
+            f" = {_when(clock.due_at_local)} {clock.timezone}"
+            if clock.due_at_local and clock.timezone != "UTC"
+            else ""
+        )
         lines.append(
-            f"  {name:<{width}}  due {_when(clock.due_at)}  "
+            f"  {name:<{width}}  due {_when(clock.due_at)}{local}  "
             f"(target {format_duration(clock.target)}, {clock.calendar})  {_clock_state(clock)}"
+        )
+    if status.next_reply_cycles:
+        lines.append(
+            f"  next-reply cycles {status.next_reply_cycles}, breached {status.next_reply_breaches}"
         )
     if status.next_escalation_level:
         lines.append(
@@ -63,6 +74,8 @@ def describe_status(status: TicketStatus) -> str:
         for record in status.escalations:
             repeat = f" (repeat {record.repeat})" if record.repeat else ""
             detail = f" - {record.delivery.detail[:120]}" if record.delivery.detail else ""
+            if record.held_until and record.delivery.status == "held":
+                detail = f" until {_when(record.held_until)} (quiet hours)"
             lines.append(
                 f"  {record.level}{repeat} at {_when(record.fired_at)} to "
                 f"{len(record.recipients)} recipient(s): {record.delivery.status}{detail}"

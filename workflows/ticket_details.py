@@ -18,6 +18,13 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
 
+def _local(moment: datetime | None, timezone: str) -> str:
+    """A due time in its calendar's zone (``2026-11-24 09:00 EST``), as the team reads it."""
+    if moment is None or timezone == "UTC":
+        return _when(moment)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()} ({_cell(timezone)})"
+
+
 def _cell(text: str) -> str:
     # Ticket text is untrusted: keep it from breaking the markdown table or injecting links.
     return text.replace("|", "\\|").replace("[", "\\[").replace("<", "&lt;").replace("\n", " ")
@@ -37,6 +44,8 @@ def current_details(status: TicketStatus) -> str:
         "|---|---|---|---|---|",
     ]
     for name, clock in status.clocks.items():
+        if not clock.started:
+            continue  # a next-reply clock before the first customer message
         if clock.stopped_at:
             state = "stopped" + (" (breached)" if clock.breached else "")
         elif clock.breached:
@@ -45,7 +54,7 @@ def current_details(status: TicketStatus) -> str:
             state = "running" if clock.running else "paused"
         lines.append(
             f"| {name} | {format_duration(clock.target)} | {format_duration(clock.elapsed)} "
-            f"| {_when(clock.due_at)} | {state} |"
+            f"| {_local(clock.due_at_local or clock.due_at, clock.timezone)} | {state} |"
         )
     lines.append("")
     if status.next_escalation_level:
@@ -55,6 +64,12 @@ def current_details(status: TicketStatus) -> str:
         )
     else:
         lines.append("Next escalation: none pending")
+    if status.held_notices:
+        held = [e for e in status.escalations if e.delivery.status == "held"]
+        lines.append(
+            f"Held for quiet hours: {status.held_notices} notice(s), the next until "
+            f"{_when(min(e.held_until for e in held if e.held_until))}"
+        )
     if status.escalations:
         last = status.escalations[-1]
         lines.append(
