@@ -1,0 +1,124 @@
+"""The pure ticket rules behind next-reply cycles and quiet hours, without Temporal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from policies.calendar import policy_calendars
+from policies.contacts import recipients_by_role, split_by_quiet_hours
+from policies.loader import load_named_policy
+from policies.model import ClockName
+from workflows.ticket_state import TicketFields, TicketState, TicketStateName
+
+POLICY = load_named_policy(Path(__file__).parent / "policies", "hours")
+CALENDARS = policy_calendars(POLICY)
+BERLIN = ZoneInfo("Europe/Berlin")
+# Tuesday 2 June 2026, 12:00 UTC = 14:00 in Berlin (open), 08:00 in New York (closed).
+T0 = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def ticket(priority: str = "P1") -> TicketState:
+    fields = TicketFields(
+        ticket_id="T-1",
+        title="Checkout down",
+        priority=priority,
+        team="payments",
+        customer="Acme",
+        requester="buyer@acme.example",
+        assignee="agent@example.com",
+    )
+    return TicketState.open(fields, POLICY, T0, notice_key="run-1")
+
+
+def test_next_reply_waits_for_the_first_response() -> None:
+    state = ticket()
+    state.customer_replied(T0 + timedelta(minutes=5), T0 + timedelta(minutes=5))
+    assert not state.clocks[ClockName.NEXT_REPLY].started
+    assert state.next_reply_cycles == 0
+
+
+def test_follow_up_message_does_not_move_the_reply_deadline() -> None:
+    state = ticket()
+    state.acknowledge("agent", T0)
+    first = T0 + timedelta(minutes=10)
+    state.customer_replied(first, first)
+    state.customer_replied(first + timedelta(minutes=30), first + timedelta(minutes=30))
+    clock = state.clocks[ClockName.NEXT_REPLY]
+    assert clock.due_at(CALENDARS) == first + timedelta(hours=1)
+    assert state.next_reply_cycles == 1
+
+
+def test_agent_reply_ends_the_cycle_and_counts_a_breach() -> None:
+    state = ticket()
+    state.acknowledge("agent", T0)
+    state.customer_replied(T0, T0)
+    late = T0 + timedelta(hours=2)
+    state.agent_replied("agent", late, CALENDARS)
+    clock = state.clocks[ClockName.NEXT_REPLY]
+    assert clock.stopped_at == late
+    assert state.next_reply_breaches == 1
+    state.customer_replied(late + timedelta(minutes=1), late + timedelta(minutes=1))
+    assert state.clocks[ClockName.NEXT_REPLY].running
+    assert state.next_reply_cycles == 2
+
+
+def test_agent_reply_before_acknowledge_is_the_first_response() -> None:
+    state = ticket()
+    state.agent_replied("agent", T0 + timedelta(minutes=3), CALENDARS)
+    assert state.acknowledged_at == T0 + timedelta(minutes=3)
+    assert state.clocks[ClockName.FIRST_RESPONSE].stopped
+
+
+def test_customer_reply_resumes_a_paused_ticket() -> None:
+    state = ticket()
+    state.acknowledge("agent", T0)
+    state.pause("waiting on logs", T0 + timedelta(minutes=1))
+    state.customer_replied(T0 + timedelta(hours=1), T0 + timedelta(hours=1))
+    assert state.state is TicketStateName.ACKNOWLEDGED
+    assert state.clocks[ClockName.RESOLUTION].running
+
+
+def test_resume_leaves_an_idle_next_reply_clock_idle() -> None:
+    state = ticket()
+    state.pause("waiting", T0)
+    state.resume(T0 + timedelta(minutes=5))
+    assert not state.clocks[ClockName.NEXT_REPLY].started
+
+
+def test_quiet_hours_hold_the_manager_until_berlin_opens() -> None:
+    # Saturday 6 June 2026, 10:00 UTC: Berlin's manager-day calendar is closed until Monday.
+    saturday = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
+    recipients = recipients_by_role(POLICY, ["manager", "team_lead"], "payments", None)
+    now, held = split_by_quiet_hours(POLICY, recipients, "P3", saturday, CALENDARS)
+    assert now == ["lead@example.com"]
+    [(release, group)] = held.items()
+    assert group == ["manager@example.com"]
+    assert release.astimezone(BERLIN) == datetime(2026, 6, 8, 9, 0, tzinfo=BERLIN)
+
+
+def test_urgent_priorities_page_at_any_hour() -> None:
+    saturday = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
+    recipients = recipients_by_role(POLICY, ["manager"], "payments", None)
+    now, held = split_by_quiet_hours(POLICY, recipients, "P1", saturday, CALENDARS)
+    assert now == ["manager@example.com"]
+    assert held == {}
+
+
+def test_held_record_is_released_and_cancelled_on_resolve() -> None:
+    state = ticket("P3")
+    release = T0 + timedelta(hours=10)
+    [due] = state.due_levels(T0 + timedelta(days=30), CALENDARS)[:1]
+    records = state.record_fire(
+        due, T0, ["lead@example.com"], "reason", held={release: ["manager@example.com"]}
+    )
+    assert [(r.part, r.delivery.status) for r in records] == [(0, "pending"), (1, "held")]
+    assert state.notice_key_for(records[1]) == f"run-1:{due.level.name}:0:1"
+    wake = state.next_wake(T0, CALENDARS)
+    assert wake is not None
+    assert wake[0] <= release
+    assert state.release_held(release - timedelta(seconds=1)) == []
+    state.resolve("agent", T0 + timedelta(hours=1), None)
+    assert state.escalations[-1].delivery.status == "cancelled"
+    assert state.release_held(release) == []
