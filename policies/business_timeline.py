@@ -151,12 +151,13 @@ class Timeline:
         chunks = [self._days(date(first - 1, 12, 31), 1)]
         chunks += [self._year(year) for year in range(first, last + 1)]
         for year_starts, year_ends in chunks:
-            if starts and year_starts and year_starts[0] <= ends[-1]:
-                # A night shift into New Year's Day that touches the day's own hours.
-                ends[-1] = max(ends[-1], year_ends[0])
-                year_starts, year_ends = year_starts[1:], year_ends[1:]
-            starts += year_starts
-            ends += year_ends
+            # A night shift into New Year's Day may touch or cover that day's own hours.
+            skip = 0
+            while starts and skip < len(year_starts) and year_starts[skip] <= ends[-1]:
+                ends[-1] = max(ends[-1], year_ends[skip])
+                skip += 1
+            starts += year_starts[skip:]
+            ends += year_ends[skip:]
         through = list(accumulate(map(sub, ends, starts)))
         before = [0, *through[:-1]] if through else []
         span = _Span(

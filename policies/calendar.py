@@ -15,7 +15,7 @@ Semantics shared by both, which the property tests pin down:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -52,14 +52,18 @@ class AlwaysOpen:
 
     timezone = "UTC"
 
+    # Arithmetic goes through UTC: Python adds and subtracts aware datetimes that share a
+    # ZoneInfo by wall clock, which is an hour off across a DST change.
+
     def add(self, start: datetime, business_duration: timedelta) -> datetime:
         _require_aware(start)
-        return start + max(business_duration, timedelta(0))
+        due = start.astimezone(UTC) + max(business_duration, timedelta(0))
+        return due.astimezone(start.tzinfo)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         _require_aware(start)
         _require_aware(end)
-        return max(end - start, timedelta(0))
+        return max(end.astimezone(UTC) - start.astimezone(UTC), timedelta(0))
 
     def next_open(self, at: datetime) -> datetime:
         _require_aware(at)
@@ -153,7 +157,9 @@ class BusinessCalendar:
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` is business time."""
-        return self.next_open(at) == at
+        # Compared as instants: aware datetimes sharing a ZoneInfo compare by wall clock, which
+        # cannot tell the two 01:30s of an autumn night apart.
+        return to_us(self.next_open(at)) == to_us(at)
 
 
 @lru_cache(maxsize=256)

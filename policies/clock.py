@@ -69,7 +69,8 @@ class SlaClock(BaseModel):
         """
         if self.stopped:
             return
-        self.segments = [s for s in self.segments if s.start < at]
+        # A segment starting exactly at ``at`` stays, empty: the clock did start.
+        self.segments = [s for s in self.segments if s.start <= at]
         if self.segments:
             last = self.segments[-1]
             if last.end is None or last.end > at:

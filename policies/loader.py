@@ -47,6 +47,17 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return ".".join(shown)
 
 
+def _located(path: str, line: str) -> str:
+    # A model's own checks report several problems, one per line, each starting with the
+    # field inside the model it concerns (``hours: ...``); join that to the model's path.
+    if not path:
+        return line
+    head, sep, rest = line.partition(": ")
+    if sep and head and " " not in head:
+        return f"{path}.{head}: {rest}"
+    return f"{path}: {line}"
+
+
 def parse_policy(text: str, source: str) -> Policy:
     """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
     try:
@@ -64,7 +75,7 @@ def parse_policy(text: str, source: str) -> Policy:
         problems = []
         for err in exc.errors(include_url=False):
             path, message = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
-            problems += message.split("\n") if not path else [f"{path}: {message}"]
+            problems += [_located(path, line) for line in message.split("\n")]
         raise PolicyError(source, problems) from None
 
 

@@ -250,7 +250,9 @@ class TicketState(_Message):
         clock = self.clocks.get(ClockName.NEXT_REPLY)
         if clock is None or not clock.started or clock.stopped:
             return
-        clock.stop(max(at, clock.segments[0].start))
+        if at < clock.segments[0].start:
+            return  # a reply written before the message it would answer answers nothing
+        clock.stop(at)
         if clock.breached(at, calendars):
             self.next_reply_breaches += 1
 
@@ -355,8 +357,21 @@ class TicketState(_Message):
             "channel": level.channel,
             "actions": actions,
         }
+        waiting = {
+            (r.held_until, address)
+            for r in self.escalations
+            if r.held and r.level == level.name
+            for address in r.recipients
+        }
+        groups = {
+            release: fresh
+            for release, group in (held or {}).items()
+            # A repeat that falls in the same quiet hours as a notice of this level already
+            # held is folded into it: one notice at opening time, not a burst of them.
+            if (fresh := [a for a in group if (release, a) not in waiting])
+        }
         records: list[EscalationRecord] = []
-        if recipients or not held:
+        if recipients or not groups:
             records.append(
                 EscalationRecord(
                     **common,
@@ -365,11 +380,14 @@ class TicketState(_Message):
                         status="pending" if recipients else "skipped",
                         detail=None
                         if recipients
+                        else "its recipients already have a notice of this level held for "
+                        "quiet hours"
+                        if held
                         else "no recipients: the roles resolved to nobody",
                     ),
                 )
             )
-        for part, (release, group) in enumerate(sorted((held or {}).items()), start=1):
+        for part, (release, group) in enumerate(sorted(groups.items()), start=1):
             records.append(
                 EscalationRecord(
                     **(common | {"actions": [] if records else actions}),

@@ -122,3 +122,30 @@ def test_held_record_is_released_and_cancelled_on_resolve() -> None:
     state.resolve("agent", T0 + timedelta(hours=1), None)
     assert state.escalations[-1].delivery.status == "cancelled"
     assert state.release_held(release) == []
+
+
+def test_repeat_in_the_same_quiet_hours_is_folded_into_the_held_notice() -> None:
+    state = ticket("P3")
+    release = T0 + timedelta(hours=10)
+    due = state.due_levels(T0 + timedelta(days=30), CALENDARS)[0]
+    state.record_fire(due, T0, [], "reason", held={release: ["manager@example.com"]})
+    repeat = due.model_copy(update={"repeat": 1})
+    [record] = state.record_fire(
+        repeat, T0 + timedelta(hours=1), [], "reason", held={release: ["manager@example.com"]}
+    )
+    assert record.delivery.status == "skipped"
+    assert "already have a notice" in (record.delivery.detail or "")
+    assert sum(1 for r in state.escalations if r.held) == 1
+
+
+def test_reply_stamped_before_the_message_does_not_end_the_cycle() -> None:
+    state = ticket()
+    state.acknowledge("agent", T0)
+    message = T0 + timedelta(minutes=30)
+    state.customer_replied(message, message)
+    state.agent_replied("agent", message - timedelta(minutes=1), CALENDARS)
+    assert state.clocks[ClockName.NEXT_REPLY].running
+    state.agent_replied("agent", message, CALENDARS)
+    clock = state.clocks[ClockName.NEXT_REPLY]
+    assert clock.started
+    assert clock.stopped_at == message
