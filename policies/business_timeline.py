@@ -37,6 +37,10 @@ DayHours = Callable[[date], Sequence[Minutes]]
 MAX_YEARS = 400
 """How far a timeline may grow; a calendar open at least weekly never comes close."""
 
+KEEP_YEARS = 30
+"""A span grows to take in a new question only while it stays this short; beyond, it is
+rebuilt around the new question."""
+
 
 def to_us(moment: datetime) -> int:
     """An aware datetime as integer microseconds since the Unix epoch."""
@@ -132,8 +136,10 @@ class Timeline:
             return span
         first = self._local_year(first_us)
         last = self._local_year(last_us)
-        if span is not None:
+        if span is not None and max(last, span.last) - min(first, span.first) < KEEP_YEARS:
             first, last = min(first, span.first), max(last, span.last)
+        # Otherwise start afresh around this question: one far-off query (a bogus date) must
+        # not leave a shared calendar holding, or refusing, centuries for everyone after it.
         return self._grow(first, last)
 
     def _local_year(self, us: int) -> int:
@@ -171,6 +177,7 @@ class Timeline:
             through=through,
         )
         self._span = span
+        self._years = {year: self._years[year] for year in self._years if first <= year <= last}
         return span
 
     def _midnight(self, day: date) -> int:

@@ -28,6 +28,16 @@ class PolicyError(ValueError):
         super().__init__(f"{source}: " + "\n  ".join([header, *problems]))
 
 
+class _PolicyYamlLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text: PyYAML turns ``2026-02-30`` into an
+    exception without a line or field, while pydantic reports it with the field's path."""
+
+
+_PolicyYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
 _UNION_TAGS = {"clock", "field", "any", "all"}
 
 
@@ -41,7 +51,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
         previous = loc[i - 1] if i else None
         in_list = isinstance(previous, int) and i > 1 and loc[i - 2] in {"any", "all"}
         is_tag = text in _UNION_TAGS and (previous == "when" or in_list)
-        if is_tag or text.startswith(("function-", "json-or-python", "lax-or-strict")):
+        if (
+            is_tag
+            or text == "[key]"
+            or text.startswith(("function-", "json-or-python", "lax-or-strict"))
+        ):
             continue
         shown.append(text)
     return ".".join(shown)
@@ -61,7 +75,7 @@ def _located(path: str, line: str) -> str:
 def parse_policy(text: str, source: str) -> Policy:
     """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_PolicyYamlLoader)  # a SafeLoader: see below
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
