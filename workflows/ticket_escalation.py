@@ -126,6 +126,13 @@ class TicketEscalation:
             )
         now = workflow.now()
         opened_at = min(input.opened_at or now, now)
+        if opened_at < now - timeouts.MAX_BACKDATE:
+            raise ApplicationError(
+                f"ticket {input.ticket_id}: opened_at {opened_at.isoformat()} is more than "
+                f"{timeouts.MAX_BACKDATE.days} days ago; open it with a later time",
+                type=INVALID_TICKET,
+                non_retryable=True,
+            )
         fields = TicketFields.model_validate(
             input.model_dump(include=set(TicketFields.model_fields))
         )

@@ -34,3 +34,8 @@ FUTURE_SKEW = timedelta(minutes=1)
 
 # Continue-as-new before the history grows large even if the server has not suggested it yet.
 MAX_HISTORY_EVENTS = 10_000
+
+# How far back a ticket's ``opened_at`` may lie: imports of older tickets are refused at open,
+# so no clock ever asks a calendar about centuries (a typo such as year 0206 would otherwise
+# make every later workflow task of the ticket fail).
+MAX_BACKDATE = timedelta(days=5 * 366)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from tests.workflows.conftest import Harness
 from workflows.ticket_escalation import TicketEscalation
@@ -200,3 +200,14 @@ async def test_policy_missing_fails_the_ticket_with_a_clear_error(harness: Harne
     with pytest.raises(Exception) as failure:  # noqa: PT011 - WorkflowFailureError wraps it
         await handle.result()
     assert "no policy named 'no-such-policy'" in str(failure.value.__cause__)
+
+
+async def test_ticket_opened_centuries_ago_is_refused_at_open(harness: Harness) -> None:
+    opened = datetime(206, 1, 1, tzinfo=UTC)  # a typo for 2026: never a calendar of centuries
+    handle = await harness.open(opened_at=opened)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "InvalidTicket"
+    assert "opened_at 0206-01-01" in str(cause)
