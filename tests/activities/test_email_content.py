@@ -239,3 +239,20 @@ def test_fields_never_add_markup(title: str, customer: str, reason: str, clock: 
     benign = markup(render_email(base.model_copy(update={"clocks": base.clocks[:1]})).html)
     assert document.tags == benign.tags
     assert not any("<" in chunk for chunk in document.raw_text)
+
+
+def test_business_hours_due_times_are_shown_in_the_calendar_zone() -> None:
+    due = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)  # 10:30 in New York (EST)
+    clock = ClockSnapshot(
+        clock="first_response",
+        target=timedelta(hours=4),
+        elapsed=timedelta(hours=1),
+        due_at=due,
+        breached=False,
+        stopped=False,
+        timezone="America/New_York",
+    )
+    email = render_email(make_request(clocks=[clock]))
+    shown = "2026-11-23 10:30:00 EST (America/New_York; 2026-11-23 15:30:00 UTC)"
+    assert shown in email.text
+    assert shown in email.html

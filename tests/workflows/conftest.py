@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -23,7 +25,12 @@ from activities.policy_files import PolicyActivities
 from policies.loader import default_policy_dir
 from tests.fakes.sendgrid import FakeSendGrid
 from workflows.ticket_escalation import TicketEscalation
-from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
+from workflows.ticket_messages import (
+    TicketInput,
+    TicketStatus,
+    UpdateImpactRequest,
+    workflow_id_for,
+)
 
 TEST_POLICIES = Path(__file__).parent / "policies"
 
@@ -59,6 +66,7 @@ class Harness:
             task_queue=self.task_queue,
         )
         self.handles.append(handle)
+        await self._wait_until_opened(handle)
         return handle
 
     async def close(self) -> None:
@@ -67,6 +75,22 @@ class Harness:
         for handle in self.handles:
             with contextlib.suppress(RPCError):
                 await handle.terminate("test finished")
+
+    async def _wait_until_opened(
+        self, handle: WorkflowHandle[TicketEscalation, TicketStatus]
+    ) -> None:
+        # Until its load_policy activity has finished, terminating a ticket leaves the test
+        # server's time skipping locked, and every later test's sleep stalls; so a ticket
+        # counts as open once its status query answers (or it has already closed: a ticket
+        # refused at open).
+        for _ in range(100):
+            try:
+                await handle.query(TicketEscalation.status)
+                return
+            except WorkflowQueryFailedError:
+                if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    return
+            await asyncio.sleep(0.05)
 
     async def now(self) -> datetime:
         """The test server's current time."""
@@ -83,6 +107,60 @@ class Harness:
             wait -= step
         await self.env.sleep(wait)
         return await handle.query(TicketEscalation.status)
+
+    async def skip_to(self, weekday: int, hour: int, minute: int, zone: str) -> datetime:
+        """Skip server time to the next ``weekday`` (0 = Monday) at ``hour:minute`` wall time
+        in ``zone``, strictly after the server's now; returns the server time reached.
+
+        The server's clock starts at the real time, so a business-hours test first skips to
+        a known weekday and hour, then opens its tickets. Call it with none of the test's
+        tickets running (it skips in steps of a day; with tickets running use ``advance_to``).
+        """
+        tz = ZoneInfo(zone)
+        now = await self.now()
+        today = now.astimezone(tz).date()
+        target = None
+        for days in range(8):
+            day = today + timedelta(days=days)
+            candidate = datetime.combine(day, time(hour, minute), tzinfo=tz)
+            if day.weekday() == weekday and candidate > now:
+                target = candidate
+                break
+        assert target is not None
+        wait = target - now
+        step = timedelta(days=1)
+        while wait > step:
+            await self.env.sleep(step)
+            wait -= step
+        await self.env.sleep(wait)
+        return await self.now()
+
+    async def advance_to(self, moment: datetime) -> datetime:
+        """Skip server time until ``moment`` in steps of at most an hour (safe while tickets
+        run); returns the server time reached. A no-op if ``moment`` has passed."""
+        now = await self.now()
+        if moment > now:
+            step = timedelta(hours=1)
+            wait = moment - now
+            while wait > step:
+                await self.env.sleep(step)
+                wait -= step
+            await self.env.sleep(wait)
+        return await self.now()
+
+    async def refresh(self, handle: WorkflowHandle[TicketEscalation, TicketStatus]) -> TicketStatus:
+        """The ticket's status computed at the server's current time.
+
+        On the time-skipping server a query reports the time of the ticket's last workflow
+        task (its clock runs ahead of the wall clock the query falls back on), so elapsed
+        time freezes between wake-ups. A no-op update (the same impact figures) runs a
+        workflow task now and returns the status computed then.
+        """
+        current = await handle.query(TicketEscalation.status)
+        return await handle.execute_update(
+            TicketEscalation.update_impact,
+            UpdateImpactRequest(affected_users=current.affected_users),
+        )
 
 
 @pytest.fixture
