@@ -1,6 +1,6 @@
 """Open intervals laid end to end, with running totals: the engine under BusinessCalendar.
 
-A calendar's open time for a span of years is built once as a sorted list of disjoint intervals
+A calendar's open time for a span of months is built once as a sorted list of disjoint intervals
 in UTC microseconds, each with the business time that came before it. Then both questions SLA
 math asks are binary searches: business time between two instants is a difference of two
 running totals, and the instant a target falls due is the inverse lookup. Nothing walks minutes
@@ -34,12 +34,17 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 DayHours = Callable[[date], Sequence[Minutes]]
 """The open intervals of one local date, in minutes after its midnight."""
 
-MAX_YEARS = 400
+MAX_MONTHS = 400 * 12
 """How far a timeline may grow; a calendar open at least weekly never comes close."""
 
-KEEP_YEARS = 30
+KEEP_MONTHS = 30 * 12
 """A span grows to take in a new question only while it stays this short; beyond, it is
 rebuilt around the new question."""
+
+
+def _month_start(month: int) -> date:
+    """The first day of month number ``year * 12 + month - 1``."""
+    return date(month // 12, month % 12 + 1, 1)
 
 
 def to_us(moment: datetime) -> int:
@@ -54,13 +59,14 @@ def from_us(us: int) -> datetime:
 
 @dataclass(frozen=True)
 class _Span:
-    """Merged open intervals for local years ``first..last``; immutable, so it can be shared
-    between threads (workflows run on several) and swapped whole when it grows."""
+    """Merged open intervals for local months ``first..last`` (numbered ``year * 12 + month
+    - 1``); immutable, so it can be shared between threads (workflows run on several) and
+    swapped whole when it grows."""
 
     first: int
     last: int
-    lo: int  # local first-01-01 00:00 as UTC µs: instants from here on are covered...
-    hi: int  # ...up to local (last+1)-01-01 00:00
+    lo: int  # local midnight starting month first, as UTC µs: instants from here on...
+    hi: int  # ...up to the local midnight starting month last + 1 are covered
     starts: list[int]
     ends: list[int]
     before: list[int]  # business µs before each interval starts
@@ -68,12 +74,12 @@ class _Span:
 
 
 class Timeline:
-    """Open time of one calendar, built lazily by year and kept for the life of the object."""
+    """Open time of one calendar, built lazily by month and kept for the life of the object."""
 
     def __init__(self, zone: ZoneInfo, day_hours: DayHours) -> None:
         self._zone = zone
         self._day_hours = day_hours
-        self._years: dict[int, tuple[list[int], list[int]]] = {}
+        self._months: dict[int, tuple[list[int], list[int]]] = {}
         self._span: _Span | None = None
 
     # -- the two questions ---------------------------------------------------------------------
@@ -104,17 +110,17 @@ class Timeline:
                 due = span.starts[i] + goal - span.before[i]
                 if due < span.hi:
                     return due
-            span = self._grow(span.first, span.last + self._years_short(span, goal))
+            span = self._grow(span.first, span.last + self._months_short(span, goal))
 
     @staticmethod
-    def _years_short(span: _Span, goal: int) -> int:
-        """How many more years the span likely needs to reach ``goal`` business µs, judged by
-        its own business time per year; at least one, so growth always makes progress."""
+    def _months_short(span: _Span, goal: int) -> int:
+        """How many more months the span likely needs to reach ``goal`` business µs, judged by
+        its own business time per month; at least one, so growth always makes progress."""
         total = span.through[-1] if span.through else 0
-        years = span.last - span.first + 2  # the span holds the year before first, too
+        months = span.last - span.first + 1
         if total <= 0:
-            return max(1, years)
-        return max(1, -(-(goal - total) * years // total))
+            return months
+        return max(1, -(-(goal - total) * months // total))
 
     def next_open(self, at: int) -> int:
         """``at`` if the calendar is open then, else the instant it next opens."""
@@ -134,50 +140,51 @@ class Timeline:
         span = self._span
         if span is not None and span.lo <= first_us and last_us < span.hi:
             return span
-        first = self._local_year(first_us)
-        last = self._local_year(last_us)
-        if span is not None and max(last, span.last) - min(first, span.first) < KEEP_YEARS:
+        first = self._local_month(first_us)
+        last = self._local_month(last_us)
+        if span is not None and max(last, span.last) - min(first, span.first) < KEEP_MONTHS:
             first, last = min(first, span.first), max(last, span.last)
         # Otherwise start afresh around this question: one far-off query (a bogus date) must
         # not leave a shared calendar holding, or refusing, centuries for everyone after it.
         return self._grow(first, last)
 
-    def _local_year(self, us: int) -> int:
-        return from_us(us).astimezone(self._zone).year
+    def _local_month(self, us: int) -> int:
+        local = from_us(us).astimezone(self._zone)
+        return local.year * 12 + local.month - 1
 
     def _grow(self, first: int, last: int) -> _Span:
-        if last - first >= MAX_YEARS:
+        if last - first >= MAX_MONTHS:
             raise ValueError(
-                f"the calendar has no open time within {MAX_YEARS} years; check its hours"
+                f"the calendar has no open time within {MAX_MONTHS // 12} years; check its hours"
             )
         starts: list[int] = []
         ends: list[int] = []
-        # New Year's Eve before the span is included for its night shift, which runs into the
-        # first covered morning.
-        chunks = [self._days(date(first - 1, 12, 31), 1)]
-        chunks += [self._year(year) for year in range(first, last + 1)]
-        for year_starts, year_ends in chunks:
-            # A night shift into New Year's Day may touch or cover that day's own hours.
+        # The day before the span is included for its night shift, which runs into the first
+        # covered morning.
+        chunks = [self._days(_month_start(first) - timedelta(days=1), 1)]
+        chunks += [self._month(month) for month in range(first, last + 1)]
+        for chunk_starts, chunk_ends in chunks:
+            # A night shift into a month's first day may touch or cover that day's own hours.
             skip = 0
-            while starts and skip < len(year_starts) and year_starts[skip] <= ends[-1]:
-                ends[-1] = max(ends[-1], year_ends[skip])
+            while starts and skip < len(chunk_starts) and chunk_starts[skip] <= ends[-1]:
+                ends[-1] = max(ends[-1], chunk_ends[skip])
                 skip += 1
-            starts += year_starts[skip:]
-            ends += year_ends[skip:]
+            starts += chunk_starts[skip:]
+            ends += chunk_ends[skip:]
         through = list(accumulate(map(sub, ends, starts)))
         before = [0, *through[:-1]] if through else []
         span = _Span(
             first=first,
             last=last,
-            lo=self._midnight(date(first, 1, 1)),
-            hi=self._midnight(date(last + 1, 1, 1)),
+            lo=self._midnight(_month_start(first)),
+            hi=self._midnight(_month_start(last + 1)),
             starts=starts,
             ends=ends,
             before=before,
             through=through,
         )
         self._span = span
-        self._years = {year: self._years[year] for year in self._years if first <= year <= last}
+        self._months = {m: self._months[m] for m in self._months if first <= m <= last}
         return span
 
     def _midnight(self, day: date) -> int:
@@ -189,12 +196,12 @@ class Timeline:
         wall = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=self._zone)
         return to_us(wall + timedelta(days=extra_days))
 
-    def _year(self, year: int) -> tuple[list[int], list[int]]:
-        cached = self._years.get(year)
+    def _month(self, month: int) -> tuple[list[int], list[int]]:
+        cached = self._months.get(month)
         if cached is None:
-            first = date(year, 1, 1)
-            cached = self._days(first, (date(year + 1, 1, 1) - first).days)
-            self._years[year] = cached
+            first = _month_start(month)
+            cached = self._days(first, (_month_start(month + 1) - first).days)
+            self._months[month] = cached
         return cached
 
     def _days(self, first: date, days: int) -> tuple[list[int], list[int]]:
