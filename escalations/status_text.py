@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from policies.durations import format_duration
 from workflows.ticket_messages import ClockStatus, TicketStatus
@@ -51,8 +52,8 @@ def describe_status(status: TicketStatus) -> str:
     width = max((len(name) for name in status.clocks), default=0)
     for name, clock in status.clocks.items():
         local = (
-            f" = {_when(clock.due_at_local)} {clock.timezone}"
-            if clock.due_at_local and clock.timezone != "UTC"
+            f" = {_when(clock.due_at.astimezone(ZoneInfo(clock.timezone)))} ({clock.timezone})"
+            if clock.due_at and clock.timezone != "UTC"
             else ""
         )
         lines.append(
