@@ -222,6 +222,11 @@ class CalendarDefinition(_Strict):
                 problems.append(f"open.{rule}: {format_interval(a)} overlaps {format_interval(b)}")
             if not intervals:
                 problems.append(f"open.{rule}: no hours given; list the date under closed instead")
+        closed_every_year = {rule for rule in self.closed if len(rule) == 5}
+        if len(closed_every_year) >= 366:
+            problems.append(
+                "closed: every day of the year is closed; the calendar would never open"
+            )
         problems += [
             f"closed.{rule}: also listed under open; a date is either open or closed"
             for rule in self.closed

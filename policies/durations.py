@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+MAX_DURATION_SECONDS = 366 * 86_400
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _HUMAN = re.compile(r"^(?:\d+[wdhms])+$")
 _PART = re.compile(r"(\d+)([wdhms])")
@@ -28,15 +29,24 @@ def parse_duration(text: str) -> timedelta:
     compact = text.strip().replace(" ", "").lower()
     if compact and _HUMAN.match(compact):
         seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(compact))
-        return timedelta(seconds=seconds)
+        return _bounded(text, seconds)
     iso = _ISO.match(text.strip().upper())
     if iso and any(iso.groupdict().values()):
         parts = {k: int(v) if v else 0 for k, v in iso.groupdict().items()}
-        return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+        seconds = parts["d"] * 86_400 + parts["h"] * 3_600 + parts["m"] * 60 + parts["s"]
+        return _bounded(text, seconds)
     raise ValueError(
         f"{text!r} is not a duration: write a number and a unit, such as 90s, 15m, 4h, 2d, "
         "1w or 1h30m"
     )
+
+
+def _bounded(text: str, seconds: int) -> timedelta:
+    # Checked before building the timedelta: ``99999999999w`` would otherwise overflow it, and
+    # no SLA target, threshold or repeat interval needs more than a year.
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is longer than the longest allowed duration, 366d")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
+from pydantic import ValidationError
 
 from policies.calendar import BusinessCalendar, policy_calendars
 from policies.holiday_dates import YEARS_AFTER, YEARS_BEFORE, holiday_dates, resolve_holidays
@@ -469,3 +470,16 @@ def test_a_resolved_policy_never_asks_the_holidays_package(
     assert support.next_open(datetime(2033, 1, 1, 12, 0, tzinfo=UTC)) == datetime(
         2033, 1, 3, 14, 0, tzinfo=UTC
     )
+
+
+def test_a_calendar_closed_every_day_of_the_year_is_refused() -> None:
+    every_day = [f"{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 32)]
+    valid = []
+    for rule in every_day:
+        try:
+            date(2000, int(rule[:2]), int(rule[3:]))
+        except ValueError:
+            continue
+        valid.append(rule)
+    with pytest.raises(ValidationError, match="every day of the year is closed"):
+        BusinessCalendar(timezone="UTC", hours={"daily": ["09:00-17:00"]}, closed=valid)

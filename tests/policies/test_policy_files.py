@@ -108,3 +108,10 @@ def test_missing_policy_lists_what_exists(tmp_path: Path) -> None:
     (tmp_path / "test.yaml").write_text(VALID)
     with pytest.raises(PolicyError, match=r"no policy named 'nope'.*found: test"):
         load_named_policy(tmp_path, "nope")
+
+
+def test_durations_longer_than_a_year_are_refused_with_their_field() -> None:
+    from policies.durations import parse_duration
+
+    with pytest.raises(ValueError, match="longest allowed duration"):
+        parse_duration("99999999999w")
