@@ -13,10 +13,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from activities.models import ClockSnapshot, NotificationRequest
 from policies.durations import format_duration
+from policies.zones import zone
 
 TRUNCATION_MARKER = "… [truncated]"
 """Appended to any value that was cut, so a reader knows text is missing."""
@@ -105,7 +105,7 @@ def format_local(value: datetime | None, timezone: str) -> str:
     """A due time in the calendar's own zone, with UTC alongside for everyone else."""
     if value is None or timezone == "UTC" or value.tzinfo is None:
         return format_moment(value)
-    local = value.astimezone(ZoneInfo(timezone))
+    local = value.astimezone(zone(timezone))
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({timezone}; {format_moment(value)})"
 
 

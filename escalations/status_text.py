@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from policies.durations import format_duration
+from policies.zones import zone
 from workflows.ticket_messages import ClockStatus, TicketStatus
 
 
@@ -52,7 +52,7 @@ def describe_status(status: TicketStatus) -> str:
     width = max((len(name) for name in status.clocks), default=0)
     for name, clock in status.clocks.items():
         local = (
-            f" = {_when(clock.due_at.astimezone(ZoneInfo(clock.timezone)))} ({clock.timezone})"
+            f" = {_when(clock.due_at.astimezone(zone(clock.timezone)))} ({clock.timezone})"
             if clock.due_at and clock.timezone != "UTC"
             else ""
         )

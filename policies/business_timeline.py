@@ -15,6 +15,7 @@ spanning a DST change is an hour shorter or longer, as the people working it exp
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,17 @@ DayHours = Callable[[date], Sequence[Minutes]]
 MAX_MONTHS = 400 * 12
 """How far a timeline may grow; a calendar open at least weekly never comes close."""
 
+LAST_MONTH = 9999 * 12 + 10
+"""November 9999: the last month whose next month Python's dates can still name."""
+
 KEEP_MONTHS = 30 * 12
 """A span grows to take in a new question only while it stays this short; beyond, it is
 rebuilt around the new question."""
+
+
+class BeyondReach(ValueError):
+    """The calendar does not reach the asked business time (or next opening) within
+    :data:`MAX_MONTHS`: for SLA purposes, never."""
 
 
 def _month_start(month: int) -> date:
@@ -81,6 +90,7 @@ class Timeline:
         self._day_hours = day_hours
         self._months: dict[int, tuple[list[int], list[int]]] = {}
         self._span: _Span | None = None
+        self._lock = threading.Lock()
 
     # -- the two questions ---------------------------------------------------------------------
 
@@ -110,17 +120,19 @@ class Timeline:
                 due = span.starts[i] + goal - span.before[i]
                 if due < span.hi:
                     return due
-            span = self._grow(span.first, span.last + self._months_short(span, goal))
+            span = self._extend(span, self._months_short(span, goal))
 
     @staticmethod
     def _months_short(span: _Span, goal: int) -> int:
         """How many more months the span likely needs to reach ``goal`` business µs, judged by
-        its own business time per month; at least one, so growth always makes progress."""
+        its own business time per month; at least one, so growth always makes progress, and at
+        most the span's length plus a year, so a span built over a quiet month (a summer
+        shutdown) does not extrapolate to centuries."""
         total = span.through[-1] if span.through else 0
         months = span.last - span.first + 1
         if total <= 0:
             return months
-        return max(1, -(-(goal - total) * months // total))
+        return max(1, min(-(-(goal - total) * months // total), months + 12))
 
     def next_open(self, at: int) -> int:
         """``at`` if the calendar is open then, else the instant it next opens."""
@@ -131,7 +143,7 @@ class Timeline:
                 return at
             if i + 1 < len(span.starts) and span.starts[i + 1] < span.hi:
                 return span.starts[i + 1]
-            span = self._grow(span.first, span.last + 1)
+            span = self._extend(span, 1)
 
     # -- building --------------------------------------------------------------------------
 
@@ -152,11 +164,25 @@ class Timeline:
         local = from_us(us).astimezone(self._zone)
         return local.year * 12 + local.month - 1
 
-    def _grow(self, first: int, last: int) -> _Span:
-        if last - first >= MAX_MONTHS:
-            raise ValueError(
-                f"the calendar has no open time within {MAX_MONTHS // 12} years; check its hours"
+    def _extend(self, span: _Span, months: int) -> _Span:
+        """``span`` grown by ``months``, within the limits; BeyondReach when it cannot grow."""
+        last = min(span.last + months, span.first + MAX_MONTHS - 1, LAST_MONTH)
+        if last <= span.last:
+            raise BeyondReach(
+                f"the calendar has not that much open time within {MAX_MONTHS // 12} years"
             )
+        return self._grow(span.first, last)
+
+    def _grow(self, first: int, last: int) -> _Span:
+        if last - first >= MAX_MONTHS or last > LAST_MONTH:
+            raise BeyondReach(f"a span of more than {MAX_MONTHS // 12} years")
+        # One builder at a time: workflows on several threads share a calendar, and the month
+        # cache must not change under a builder's feet. Readers never lock: they take the
+        # current span, which is immutable and replaced whole.
+        with self._lock:
+            return self._build(first, last)
+
+    def _build(self, first: int, last: int) -> _Span:
         starts: list[int] = []
         ends: list[int] = []
         # The day before the span is included for its night shift, which runs into the first

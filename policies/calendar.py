@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from policies.business_timeline import MICROSECOND, Timeline, from_us, to_us
 from policies.calendar_definition import CalendarDefinition, Minutes, parse_interval
 from policies.holiday_dates import holiday_dates
 from policies.model import ALWAYS_OPEN, Policy
+from policies.zones import zone
 
 
 class Calendar(Protocol):
@@ -98,7 +98,7 @@ class BusinessCalendar:
 
     def _init(self, definition: CalendarDefinition) -> None:
         self.definition = definition
-        self._zone = ZoneInfo(definition.timezone)
+        self._zone = zone(definition.timezone)
         self._weekly = [tuple(day) for day in definition.weekly_minutes()]
         self._dated: dict[date, tuple[Minutes, ...]] = {}
         self._annual: dict[tuple[int, int], tuple[Minutes, ...]] = {}

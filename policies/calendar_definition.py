@@ -26,9 +26,10 @@ import re
 from datetime import date
 from functools import cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from policies.zones import zone
 
 MINUTES_PER_DAY = 1440
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -118,12 +119,7 @@ def _date_rule(value: Any) -> str:
 
 
 def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{name!r} is not an IANA time zone such as Europe/Berlin or America/New_York"
-        ) from None
+    zone(name)  # raises ValueError naming the zone
     return name
 
 

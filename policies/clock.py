@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from policies.business_timeline import BeyondReach
 from policies.calendar import CalendarSet
 
 
@@ -104,11 +105,13 @@ class SlaClock(BaseModel):
         for seg in self.segments:
             cal = calendars[seg.calendar]
             remaining = business_time - counted
-            if seg.end is None:
-                return cal.add(seg.start, max(remaining, timedelta(0)))
-            length = cal.elapsed(seg.start, seg.end)
-            if length >= remaining:
-                return cal.add(seg.start, max(remaining, timedelta(0)))
+            if seg.end is None or (length := cal.elapsed(seg.start, seg.end)) >= remaining:
+                try:
+                    return cal.add(seg.start, max(remaining, timedelta(0)))
+                except BeyondReach:
+                    # Centuries of a sparse calendar (10,000% of a year-long target): never,
+                    # rather than an error that would fail every workflow task of the ticket.
+                    return None
             counted += length
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from policies.business_timeline import BeyondReach
 from policies.calendar import CalendarSet
 from policies.model import Policy
 
@@ -58,7 +59,10 @@ def split_by_quiet_hours(
         if quiet is None or priority in quiet.page_any_time:
             now_list.append(address)
             continue
-        release = calendars[quiet.calendar].next_open(now)
+        try:
+            release = calendars[quiet.calendar].next_open(now)
+        except BeyondReach:  # a calendar that never opens again cannot hold anyone forever
+            release = now
         if release <= now:
             now_list.append(address)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from policies.durations import format_duration
 from workflows.ticket_messages import TicketStatus
@@ -15,7 +15,7 @@ def static_summary(priority: str, ticket_id: str, title: str) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
 
 def _local(moment: datetime | None, timezone: str) -> str:

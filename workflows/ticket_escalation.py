@@ -125,7 +125,7 @@ class TicketEscalation:
                 non_retryable=True,
             )
         now = workflow.now()
-        opened_at = min(input.opened_at or now, now)
+        opened_at = min(input.opened_at or now, now).astimezone(UTC)
         if opened_at < now - timeouts.MAX_BACKDATE:
             raise ApplicationError(
                 f"ticket {input.ticket_id}: opened_at {opened_at.isoformat()} is more than "
@@ -344,7 +344,8 @@ class TicketEscalation:
                 f"{what}.at {at.isoformat()} is before the ticket opened "
                 f"({state.opened_at.isoformat()})"
             )
-        return min(at, now)
+        # In UTC: a caller's offset (+14:00) must not leak into the times status shows as UTC.
+        return min(at, now).astimezone(UTC)
 
     def _require_open(self, what: str) -> None:
         if self._state is not None and self._state.resolved:
@@ -417,7 +418,8 @@ class TicketEscalation:
         """A customer message: starts the next-reply clock; resumes a paused ticket."""
         state = await self._ready()
         self._require_open("customer_replied")
-        state.customer_replied(self._event_time(request.at, "customer_replied"), workflow.now())
+        at = self._event_time(request.at, "customer_replied")
+        state.customer_replied(at, workflow.now(), self._calendars)
         return self._mark_changed()
 
     @customer_replied.validator

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from policies.calendar import CalendarSet
 from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
+from policies.zones import zone
 from workflows.ticket_state import EscalationRecord, TicketState, TicketStateName
 
 _TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -223,7 +223,7 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
             elapsed=elapsed,
             remaining=max(clock.target - elapsed, timedelta(0)),
             due_at=due_at.astimezone(UTC) if due_at else None,
-            due_at_local=due_at.astimezone(ZoneInfo(timezone)) if due_at else None,
+            due_at_local=due_at.astimezone(zone(timezone)) if due_at else None,
             breached=clock.breached(end, calendars),
             started=clock.started,
             running=clock.running,

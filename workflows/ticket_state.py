@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict
 from activities.models import DeliveryResult
 from policies.calendar import CalendarSet
 from policies.clock import SlaClock
-from policies.ladder import LevelProgress, TicketFacts, condition_uses_clock, next_fire_at
+from policies.ladder import (
+    LevelProgress,
+    TicketFacts,
+    condition_since,
+    condition_uses_clock,
+    next_fire_at,
+)
 from policies.model import ClockName, Level, Policy
 
 
@@ -66,6 +72,7 @@ class EscalationRecord(_Message):
     delivery: Delivery
     actions: list[str] = []
     part: int = 0
+    cycle: int = 0
     held_until: datetime | None = None
 
     @property
@@ -114,6 +121,7 @@ class TicketState(_Message):
     resolved_by: str | None = None
     resolution_note: str | None = None
     paused_reason: str | None = None
+    paused_at: datetime | None = None
     next_reply_cycles: int = 0
     next_reply_breaches: int = 0
     last_customer_reply_at: datetime | None = None
@@ -194,6 +202,7 @@ class TicketState(_Message):
         """Stop every running clock and hold escalations until :meth:`resume`."""
         for clock in self.clocks.values():
             clock.pause(now)
+        self.paused_at = now
         self.paused_reason = reason
         self.state = TicketStateName.PAUSED
 
@@ -203,6 +212,7 @@ class TicketState(_Message):
             if clock.started:  # a next-reply clock between customer messages stays idle
                 clock.start(now)
         self.paused_reason = None
+        self.paused_at = None
         self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
 
     def change_priority(self, priority: str, now: datetime) -> None:
@@ -215,18 +225,21 @@ class TicketState(_Message):
                 clock.retarget(targets.for_clock(name), targets.calendar, now)
         self.fields.priority = priority
 
-    def customer_replied(self, at: datetime, now: datetime) -> None:
-        """A customer message: starts a next-reply cycle unless one already runs.
+    def customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
+        """A customer message at ``at``: starts a next-reply cycle unless one already runs.
 
         A message while a cycle runs changes nothing: the agent owes a reply since the oldest
-        unanswered message, and a customer's follow-up must not push the deadline back. Before
-        the first response the first-response clock already covers the wait. A paused ticket
-        (waiting on the customer) resumes: the customer has answered.
+        unanswered message, and a customer's follow-up must not push the deadline back. A
+        message reported late that a reply (or the first response) already answered starts
+        nothing; before the first response, the first-response clock covers the wait. A
+        ticket paused waiting on the customer resumes from the message's time.
         """
-        self.last_customer_reply_at = at
-        if self.paused:
-            self.resume(now)
-        if self.acknowledged_at is None:
+        if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
+            self.last_customer_reply_at = at
+        if self.paused and (self.paused_at is None or at >= self.paused_at):
+            self.resume(at if self.paused_at is not None else now)
+        answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
+        if self.acknowledged_at is None or self.paused or at < max(answered):
             return
         clock = self.clocks.get(ClockName.NEXT_REPLY)
         if clock is not None and clock.started and not clock.stopped:
@@ -236,15 +249,24 @@ class TicketState(_Message):
         fresh.start(at)
         self.clocks[ClockName.NEXT_REPLY] = fresh
         self.next_reply_cycles += 1
-        # Levels on the next-reply clock escalate afresh in every cycle.
+        # Levels on the next-reply clock escalate afresh in every cycle, unless another part of
+        # their condition (resolution breached, say) already holds: resetting those would
+        # notify again on every customer message.
+        others: dict[ClockName, SlaClock] = {
+            name: c for name, c in self.clocks.items() if name is not ClockName.NEXT_REPLY
+        }
         for level in self.policy.levels:
-            if condition_uses_clock(level.when, ClockName.NEXT_REPLY):
+            if not condition_uses_clock(level.when, ClockName.NEXT_REPLY):
+                continue
+            since = condition_since(level.when, self.facts(), others, calendars, now)
+            if since is None or since > now:
                 self.progress[level.name] = LevelProgress()
 
     def agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
         """An agent's public reply: the first response if none came yet, and the end of the
         running next-reply cycle."""
-        self.last_agent_reply_at = at
+        if self.last_agent_reply_at is None or at > self.last_agent_reply_at:
+            self.last_agent_reply_at = at
         if self.acknowledged_at is None:
             self.acknowledge(by, at)
         clock = self.clocks.get(ClockName.NEXT_REPLY)
@@ -356,6 +378,10 @@ class TicketState(_Message):
             "reason": reason,
             "channel": level.channel,
             "actions": actions,
+            # Next-reply levels fire afresh in each cycle; the cycle keeps their notices apart.
+            "cycle": self.next_reply_cycles
+            if condition_uses_clock(level.when, ClockName.NEXT_REPLY)
+            else 0,
         }
         waiting = {
             (r.held_until, address)
@@ -422,4 +448,6 @@ class TicketState(_Message):
     def notice_key_for(self, record: EscalationRecord) -> str:
         """The idempotency key of one notice: the same on every retry and replay."""
         key = f"{self.notice_key}:{record.level}:{record.repeat}"
+        if record.cycle:
+            key += f":c{record.cycle}"
         return f"{key}:{record.part}" if record.part else key
