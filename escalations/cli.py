@@ -65,6 +65,32 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from escalations.bench import BenchConfig, run_bench
+    from escalations.bench_report import render_table
+
+    if args.quick:
+        config = BenchConfig.quick(db=args.db, address=args.address)
+    else:
+        config = BenchConfig(
+            tickets=args.tickets,
+            rate=args.rate,
+            storm=args.storm,
+            opens=args.opens,
+            db=args.db,
+            address=args.address,
+        )
+    try:
+        result = asyncio.run(run_bench(config, progress=lambda line: print(line, flush=True)))
+    finally:
+        release_clients()
+    print(render_table(result))
+    if args.json is not None:
+        args.json.write_text(result.to_json() + "\n")
+        print(f"JSON written to {args.json}")
+    return 0
+
+
 def _policy_check(args: argparse.Namespace) -> int:
     ok = True
     for path in args.files:
@@ -110,6 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_worker)
 
     add_ticket_commands(commands)
+
+    p = commands.add_parser(
+        "bench", help="measure escalation lateness and throughput against the Temporal floor"
+    )
+    p.add_argument("--tickets", type=int, default=10_000, help="spread: thresholds (10000)")
+    p.add_argument("--rate", type=float, default=30.0, help="spread: thresholds per second (30)")
+    p.add_argument("--storm", type=int, default=1_000, help="storm: thresholds at once (1000)")
+    p.add_argument("--opens", type=int, default=2_000, help="open: tickets opened (2000)")
+    p.add_argument(
+        "--db", choices=["file", "memory"], default="file", help="embedded server database"
+    )
+    p.add_argument(
+        "--address", help="a running Temporal server (host:port) instead of the embedded one"
+    )
+    p.add_argument("--quick", action="store_true", help="a small run of a minute or two (CI)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(handler=_bench)
 
     p = commands.add_parser("policy", help="work with escalation policy files")
     policy_commands = p.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")

@@ -22,7 +22,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.models import ClockSnapshot, NotificationRequest, TicketSnapshot
 from activities.notifications import build_notification_activities
 from activities.sendgrid_email import SendGridSender
-from tests.fakes.sendgrid import FakeSendGrid, sendgrid_error
+from escalations.loopback_sendgrid import FakeSendGrid, sendgrid_error
 
 API_KEY = "SG.test-key-d0-not-leak.9f8e7d"
 FROM = "escalations@helpdesk.example"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from escalations.loopback_sendgrid import FakeSendGrid
 from policies.loader import parse_policy
 from tests.e2e.helpers import POLICY_NAME, POLICY_YAML
 from tests.e2e.processes import DevServer, LoggedProcess, WorkerProcess, connect, tail
-from tests.fakes.sendgrid import FakeSendGrid
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 # Variables the worker reads: the tests set every one they need, and none may leak in from

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import Client, WorkflowExecution
 
+from escalations.loopback_sendgrid import FakeSendGrid
 from tests.e2e.conftest import Workers
 from tests.e2e.helpers import (
     LEVELS,
@@ -15,7 +16,6 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.processes import DevServer
-from tests.fakes.sendgrid import FakeSendGrid
 from workflows import search_attributes as sa
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

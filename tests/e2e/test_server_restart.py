@@ -8,6 +8,7 @@ from functools import partial
 
 import pytest
 
+from escalations.loopback_sendgrid import FakeSendGrid
 from tests.e2e.conftest import PrivateServers, Workers
 from tests.e2e.helpers import (
     LEVELS,
@@ -21,7 +22,6 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.processes import connect
-from tests.fakes.sendgrid import FakeSendGrid
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 from temporalio.client import Client
 
+from escalations.loopback_sendgrid import FakeSendGrid
 from tests.e2e.conftest import Workers
 from tests.e2e.helpers import (
     LEVELS,
@@ -23,7 +24,6 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.processes import DevServer
-from tests.fakes.sendgrid import FakeSendGrid
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

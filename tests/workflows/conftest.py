@@ -22,8 +22,8 @@ from temporalio.worker import Worker
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
+from escalations.loopback_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
-from tests.fakes.sendgrid import FakeSendGrid
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (
     TicketInput,

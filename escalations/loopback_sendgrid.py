@@ -1,4 +1,4 @@
-"""A loopback fake of SendGrid's ``POST /v3/mail/send`` for tests.
+"""A loopback fake of SendGrid's ``POST /v3/mail/send``, for tests and benchmarks.
 
 Real HTTP on 127.0.0.1, so the real ``sendgrid`` client, its urllib transport and its error
 classes are exercised; only SendGrid's side is scripted. Answers 202 with a unique
@@ -49,7 +49,9 @@ class FakeSendGrid:
     Use as a context manager, or call ``start`` and ``stop``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_bodies: bool = True) -> None:
+        # A benchmark sends tens of thousands of notices: it keeps statuses, not bodies.
+        self._keep_bodies = keep_bodies
         self._condition = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[_Answer] = deque()
@@ -161,6 +163,8 @@ class FakeSendGrid:
             answer = self._route(method, path, headers)
         if not isinstance(body, dict):
             body = {"_non_object_body": body}
+        if not self._keep_bodies:
+            body = {}
         with self._condition:
             self._requests.append(RecordedRequest(method, path, headers, body, answer.status))
             self._condition.notify_all()

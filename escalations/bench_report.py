@@ -1,0 +1,153 @@
+"""Figures of one benchmark run: percentiles, ratios to the floor, the table and the JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` 0.99 for p99) of ``values``; NaN if empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+@dataclass
+class Lateness:
+    """Seconds from a threshold falling due to its notification activity starting."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+    missing: int = 0
+
+    @classmethod
+    def of(cls, seconds: list[float], expected: int) -> Lateness:
+        """Summarise ``seconds``; ``expected - len(seconds)`` never started."""
+        return cls(
+            count=len(seconds),
+            p50=percentile(seconds, 0.50),
+            p99=percentile(seconds, 0.99),
+            max=max(seconds) if seconds else math.nan,
+            missing=expected - len(seconds),
+        )
+
+
+@dataclass
+class Side:
+    """One system's figures in one scenario: ``TicketEscalation`` or the floor."""
+
+    lateness: Lateness | None = None
+    per_second: float | None = None
+    worker_cpu_seconds: float | None = None
+    server_cpu_seconds: float | None = None
+
+
+@dataclass
+class Scenario:
+    """A scenario run on both systems."""
+
+    name: str
+    description: str
+    ours: Side
+    floor: Side
+
+
+@dataclass
+class BenchResult:
+    """Everything one run measured."""
+
+    config: dict[str, Any]
+    scenarios: list[Scenario] = field(default_factory=list)
+    history_events_full_ladder: int | None = None
+    worker_rss_mb: dict[str, float] = field(default_factory=dict)
+    worker_peak_rss_mb: float | None = None
+    machine: dict[str, Any] = field(
+        default_factory=lambda: {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        }
+    )
+
+    def to_json(self) -> str:
+        """The result as a JSON document (NaN written as null)."""
+        return json.dumps(_clean(asdict(self)), indent=2)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def ratio(ours: float | None, floor: float | None) -> str:
+    """``ours / floor`` as ``1.07x``; a dash when either is missing or the floor is zero."""
+    if ours is None or floor is None or math.isnan(ours) or math.isnan(floor) or floor <= 0:
+        return "-"
+    return f"{ours / floor:.2f}x"
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.3f}{unit}" if abs(value) < 10 else f"{value:.1f}{unit}"
+
+
+_FIGURES = (
+    ("lateness p50 s", "p50"),
+    ("lateness p99 s", "p99"),
+    ("lateness max s", "max"),
+    ("per second", "per_second"),
+    ("worker CPU s", "worker_cpu_seconds"),
+    ("server CPU s", "server_cpu_seconds"),
+)
+
+
+def _figure(side: Side, key: str) -> float | None:
+    if key in {"p50", "p99", "max"}:
+        return getattr(side.lateness, key) if side.lateness else None
+    value: float | None = getattr(side, key)
+    return value
+
+
+def render_table(result: BenchResult) -> str:
+    """A plain-text table: each figure for ours, the floor, and the ratio."""
+    rows = [("scenario", "figure", "TicketEscalation", "floor", "ratio")]
+    for s in result.scenarios:
+        for label, key in _FIGURES:
+            ours, floor = _figure(s.ours, key), _figure(s.floor, key)
+            if ours is None and floor is None:
+                continue
+            rows.append((s.name, label, _num(ours), _num(floor), ratio(ours, floor)))
+        for side_name, side in (("ours", s.ours), ("floor", s.floor)):
+            if side.lateness and side.lateness.missing:
+                rows.append(
+                    (s.name, f"never started ({side_name})", str(side.lateness.missing), "", "")
+                )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [
+        "  ".join(
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    extra = [
+        f"history events, one ticket up the whole ladder: {result.history_events_full_ladder}",
+        "worker RSS (MB) by open tickets: "
+        + ", ".join(f"{k}: {v:.0f}" for k, v in result.worker_rss_mb.items()),
+        f"worker peak RSS: {_num(result.worker_peak_rss_mb, ' MB')}",
+    ]
+    return "\n".join([*lines, "", *extra])
