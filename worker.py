@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
@@ -50,8 +51,23 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 
 
 def worker_tuning(settings: Settings) -> dict[str, Any]:
-    """The options that decide a worker's throughput and memory (tuned with the benchmark)."""
+    """The options that decide a worker's lateness, throughput and memory (see BENCHMARKS.md).
+
+    - Few concurrent workflow tasks: a timer starts when the task that set it completes, so a
+      task stretched by sharing the GIL with a hundred others fires its next escalation late
+      by that much (0.3 s at p50 in a burst of opens with the SDK's default of 100). Two per
+      core keep tasks short and lose no throughput: Python runs one at a time anyway.
+    - A bounded workflow cache: sleeping tickets beyond it are evicted and replayed on their
+      next wake, so worker memory stays flat however many tickets sleep.
+    - The sandbox passes every module through: it still rejects non-deterministic calls, but
+      does not re-import (and recompile) the workflow's modules for every ticket it replays.
+    """
     return {
+        "max_concurrent_workflow_tasks": settings.max_workflow_tasks,
+        "max_cached_workflows": settings.max_cached_workflows,
+        "workflow_runner": SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
         "max_concurrent_activities": ACTIVITY_THREADS,
         "sticky_queue_schedule_to_start_timeout": settings.sticky_queue_timeout,
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,

@@ -19,6 +19,7 @@ from policies.model import Policy, Slug
 
 POLICY_NOT_FOUND = "PolicyNotFound"
 POLICY_INVALID = "PolicyInvalid"
+MAX_CACHED_POLICIES = 256
 
 
 class PolicyActivities:
@@ -26,6 +27,10 @@ class PolicyActivities:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        # Parsed and resolved policies by file identity: a ticket burst would otherwise parse
+        # the same YAML thousands of times (about 7 ms each). An edited file has a new
+        # modification time or size, so it is read afresh.
+        self._cache: dict[tuple[str, int, int, int], Policy] = {}
 
     @activity.defn(name="load_policy")
     def load_policy(self, request: LoadPolicyRequest) -> Policy:
@@ -39,6 +44,11 @@ class PolicyActivities:
             name = _validate_name(request.name)
         except ValueError as exc:
             raise ApplicationError(str(exc), type=POLICY_NOT_FOUND, non_retryable=True) from None
+        year = datetime.now(UTC).year
+        key = self._cache_key(name, year)
+        cached = self._cache.get(key) if key else None
+        if cached is not None:
+            return cached
         try:
             policy = load_named_policy(self._directory, name)
         except PolicyError as exc:
@@ -49,7 +59,20 @@ class PolicyActivities:
         activity.logger.info("loaded policy %s version %s", policy.name, policy.version)
         # Fixed here, in the recorded result, so the workflow never consults the holidays
         # package and a later release of it cannot move this ticket's deadlines.
-        return resolve_holidays(policy, datetime.now(UTC).year)
+        resolved = resolve_holidays(policy, year)
+        if key:
+            if len(self._cache) >= MAX_CACHED_POLICIES:
+                self._cache.clear()
+            self._cache[key] = resolved
+        return resolved
+
+    def _cache_key(self, name: str, year: int) -> tuple[str, int, int, int] | None:
+        path = find_policy_file(self._directory, name)
+        try:
+            stat = path.stat() if path else None
+        except OSError:
+            return None
+        return (str(path), stat.st_mtime_ns, stat.st_size, year) if stat else None
 
 
 def _validate_name(name: str) -> str:

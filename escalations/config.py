@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +31,8 @@ class Settings:
     outbox_dir: Path = Path(".data/outbox")
     sticky_queue_timeout: timedelta = timedelta(seconds=10)
     register_search_attributes: bool = True
+    max_workflow_tasks: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
+    max_cached_workflows: int = 1_000
 
     def __repr__(self) -> str:
         # Never let the API key reach a log line or a traceback.
@@ -73,6 +75,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if register not in {"true", "false", "1", "0", "yes", "no"}:
         raise ConfigError(f"ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES={register!r}: use true or false")
     policy_dir = Path(get("ESCALATIONS_POLICY_DIR") or default_policy_dir())
+    tasks = _positive_int("ESCALATIONS_MAX_WORKFLOW_TASKS", get, 2 * (os.cpu_count() or 1))
+    cache = _positive_int("ESCALATIONS_MAX_CACHED_WORKFLOWS", get, 1_000)
     return Settings(
         temporal_address=get("TEMPORAL_ADDRESS") or DEFAULT_ADDRESS,
         temporal_namespace=get("TEMPORAL_NAMESPACE") or DEFAULT_NAMESPACE,
@@ -84,4 +88,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         outbox_dir=Path(get("ESCALATIONS_OUTBOX") or ".data/outbox"),
         sticky_queue_timeout=timedelta(seconds=sticky_seconds),
         register_search_attributes=register in {"true", "1", "yes"},
+        max_workflow_tasks=tasks,
+        max_cached_workflows=cache,
     )
+
+
+def _positive_int(name: str, get: Callable[[str], str | None], default: int) -> int:
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
+    return value

@@ -54,6 +54,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 INVALID_TICKET = "InvalidTicket"
+
+# Patches (workflow.patched): each changes the commands of tickets already running, so old
+# histories take the old branch. See docs/contributing.md.
+DELIVERY_DOES_NOT_WAKE = "delivery-does-not-wake"
+"""Since issue 4: a finished delivery no longer restarts the ticket's timer."""
 INVALID_UPDATE = "InvalidUpdate"
 
 
@@ -72,6 +77,7 @@ class TicketEscalation:
         self._changed = False
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._published: dict[str, sa.SearchValue] = {}
+        self._details = ""
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -275,13 +281,20 @@ class TicketEscalation:
             self._deliveries.pop(index, None)
         record = state.escalations[index]
         state.escalations[index] = record.model_copy(update={"delivery": delivery})
-        self._changed = True
+        if workflow.patched(DELIVERY_DOES_NOT_WAKE):
+            # A delivery's outcome changes no deadline: refresh what the Web UI shows, without
+            # waking the main loop (which would cancel and restart its timer for nothing).
+            self._show(current_details(self._status()))
+        else:
+            self._changed = True
 
     # -- what operators see ------------------------------------------------------------------
 
-    def _current_search_values(self) -> dict[str, sa.SearchValue]:
+    def _current_search_values(
+        self, status: TicketStatus | None = None
+    ) -> dict[str, sa.SearchValue]:
         state = self._require_state()
-        clocks = self._status().clocks
+        clocks = (status or self._status()).clocks
         response, resolution = clocks["first_response"], clocks["resolution"]
         return {
             sa.TICKET_ID.name: state.fields.ticket_id,
@@ -297,12 +310,20 @@ class TicketEscalation:
         }
 
     def _publish(self) -> None:
-        current = self._current_search_values()
+        status = self._status()
+        current = self._current_search_values(status)
         updates = sa.changed_updates(self._published, current)
         if updates:
             workflow.upsert_search_attributes(updates)
             self._published = current
-        workflow.set_current_details(current_details(self._status()))
+        self._show(current_details(status))
+
+    def _show(self, details: str) -> None:
+        # Every payload a workflow task sends costs the worker a trip through the sandbox's
+        # serialisation; unchanged details are not sent again.
+        if details != self._details:
+            workflow.set_current_details(details)
+            self._details = details
 
     def _status(self) -> TicketStatus:
         return build_status(self._require_state(), workflow.now(), self._calendars)
