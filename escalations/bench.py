@@ -88,13 +88,14 @@ class BenchConfig:
     rate: float = 30.0
     storm: int = 1_000
     opens: int = 2_000
+    sleeping: int = 4_000
     db: str = "file"  # "file" (WAL) or "memory"
     address: str | None = None
 
     @classmethod
     def quick(cls, db: str = "memory", address: str | None = None) -> BenchConfig:
         """A run of a minute or two that still exercises every scenario."""
-        return cls(tickets=120, rate=30.0, storm=60, opens=60, db=db, address=address)
+        return cls(tickets=120, rate=30.0, storm=60, opens=60, sleeping=200, db=db, address=address)
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -372,6 +373,23 @@ async def _open_scenario(stack: _Stack, count: int) -> Scenario:
     return Scenario("open", f"{count} opened through the client", rates["ours"], rates["floor"])
 
 
+async def _sleeping_memory(stack: _Stack, total: int, batches: int = 4) -> dict[str, float]:
+    """Worker RSS (MB) with 0, total/4, ... total tickets sleeping, read with the worker idle."""
+    far = datetime.now(UTC) + timedelta(days=2)
+    run = uuid.uuid4().hex[:6]
+    rss: dict[str, float] = {}
+    opened = 0
+    for batch in range(batches + 1):
+        if batch:
+            size = total // batches
+            ids = [f"B-sleep-{run}-{opened + i}" for i in range(size)]
+            await _open_ours(stack, ids, [far] * size)
+            opened += size
+        await asyncio.sleep(5)  # let the opening tasks finish: measure what sleeping costs
+        rss[f"{opened} sleeping"] = _rss_mb(stack.worker.pid) or float("nan")
+    return rss
+
+
 async def _ladder_events(stack: _Stack) -> int:
     """History events of one ticket that climbs the whole ladder and is resolved."""
     from workflows.ticket_messages import ResolveRequest
@@ -391,10 +409,10 @@ async def run_bench(config: BenchConfig, progress: Callable[[str], None] = print
     with tempfile.TemporaryDirectory(prefix="escalations-bench-") as tmp:
         async with _stack(config, Path(tmp)) as stack:
             pid = stack.worker.pid
-            result.worker_rss_mb["0"] = _rss_mb(pid) or float("nan")
+            progress(f"memory: {config.sleeping} sleeping tickets, opened in four batches")
+            result.worker_rss_mb.update(await _sleeping_memory(stack, config.sleeping))
             progress(f"open: {config.opens} tickets and {config.opens} floor workflows")
             result.scenarios.append(await _open_scenario(stack, config.opens))
-            result.worker_rss_mb[str(config.opens)] = _rss_mb(pid) or float("nan")
             n, rate = config.tickets, config.rate
             progress(f"spread: {n} thresholds at {rate:g}/s, each side")
             result.scenarios.append(
@@ -406,7 +424,7 @@ async def run_bench(config: BenchConfig, progress: Callable[[str], None] = print
                     n,
                 )
             )
-            result.worker_rss_mb[str(config.opens + 2 * n)] = _rss_mb(pid) or float("nan")
+            result.worker_rss_mb["after the spread"] = _rss_mb(pid) or float("nan")
             progress(f"storm: {config.storm} thresholds at one instant, each side")
             result.scenarios.append(
                 await _scenario(

@@ -146,8 +146,7 @@ def render_table(result: BenchResult) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     extra = [
         f"history events, one ticket up the whole ladder: {result.history_events_full_ladder}",
-        "worker RSS (MB) by open tickets: "
-        + ", ".join(f"{k}: {v:.0f}" for k, v in result.worker_rss_mb.items()),
+        "worker RSS (MB): " + ", ".join(f"{k}: {v:.0f}" for k, v in result.worker_rss_mb.items()),
         f"worker peak RSS: {_num(result.worker_peak_rss_mb, ' MB')}",
     ]
     return "\n".join([*lines, "", *extra])

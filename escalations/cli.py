@@ -77,6 +77,7 @@ def _bench(args: argparse.Namespace) -> int:
             rate=args.rate,
             storm=args.storm,
             opens=args.opens,
+            sleeping=args.sleeping,
             db=args.db,
             address=args.address,
         )
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=30.0, help="spread: thresholds per second (30)")
     p.add_argument("--storm", type=int, default=1_000, help="storm: thresholds at once (1000)")
     p.add_argument("--opens", type=int, default=2_000, help="open: tickets opened (2000)")
+    p.add_argument(
+        "--sleeping", type=int, default=4_000, help="memory: sleeping tickets opened (4000)"
+    )
     p.add_argument(
         "--db", choices=["file", "memory"], default="file", help="embedded server database"
     )
