@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -22,58 +21,37 @@ from activities.email_content import (
     template_data,
     truncate,
 )
-from activities.models import ClockSnapshot, NotificationRequest, TicketSnapshot
+from activities.models import ClockSnapshot, NotificationRequest
+from tests.activities import notices
+from tests.activities.notices import OPENED
 
-OPENED = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+CLOCKS = [
+    ClockSnapshot(
+        clock="first_response",
+        target=timedelta(minutes=15),
+        elapsed=timedelta(hours=1, minutes=30),
+        due_at=OPENED + timedelta(minutes=15),
+        breached=True,
+        stopped=False,
+    ),
+    ClockSnapshot(
+        clock="resolution",
+        target=timedelta(hours=4),
+        elapsed=timedelta(hours=1, minutes=30),
+        due_at=None,
+        breached=False,
+        stopped=True,
+    ),
+]
 
 
 def make_request(**changes: Any) -> NotificationRequest:
-    ticket = TicketSnapshot(
-        ticket_id="T-1042",
-        title="Checkout down",
-        priority="P1",
-        team="payments",
-        customer="Acme Corp",
-        requester="ops@acme.example",
-        assignee="dana@example.com",
-        affected_users=1200,
-        critical_service=True,
-        state="open",
-        opened_at=OPENED,
-    )
-    clocks = [
-        ClockSnapshot(
-            clock="first_response",
-            target=timedelta(minutes=15),
-            elapsed=timedelta(hours=1, minutes=30),
-            due_at=OPENED + timedelta(minutes=15),
-            breached=True,
-            stopped=False,
-        ),
-        ClockSnapshot(
-            clock="resolution",
-            target=timedelta(hours=4),
-            elapsed=timedelta(hours=1, minutes=30),
-            due_at=None,
-            breached=False,
-            stopped=True,
-        ),
-    ]
-    request = NotificationRequest(
-        idempotency_key=f"ticket-T-1042/response-breached/0/{uuid.uuid4()}",
-        recipients=["lead@example.com"],
-        level="response-breached",
-        reason="first response overdue",
-        due_at=OPENED + timedelta(minutes=15),
-        ticket=ticket,
-        clocks=clocks,
-        policy="default",
-        policy_version="3",
-    )
-    ticket_changes = {k: changes.pop(k) for k in list(changes) if k in TicketSnapshot.model_fields}
-    return request.model_copy(
-        update={"ticket": ticket.model_copy(update=ticket_changes), **changes}
-    )
+    defaults = {
+        "assignee": "dana@example.com",
+        "clocks": CLOCKS,
+        "recipients": ["lead@example.com"],
+    }
+    return notices.make_request(**{**defaults, **changes})
 
 
 class _Markup(HTMLParser):

@@ -2,54 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email_content import TRUNCATION_MARKER
-from activities.models import NotificationRequest, TicketSnapshot
 from activities.notifications import build_notification_activities
 from activities.outbox import OutboxWriter, outbox_file_name
+from tests.activities.notices import make_request
 
 FROM = "escalations@helpdesk.example"
-OPENED = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
-
-
-def make_request(**changes: Any) -> NotificationRequest:
-    ticket = TicketSnapshot(
-        ticket_id="T-1042",
-        title="Checkout down",
-        priority="P1",
-        team="payments",
-        customer="Acme Corp",
-        requester="ops@acme.example",
-        affected_users=1200,
-        critical_service=True,
-        state="open",
-        opened_at=OPENED,
-    )
-    request = NotificationRequest(
-        idempotency_key=f"T-1042/response-breached/0/{uuid.uuid4()}",
-        recipients=["lead@example.com", "manager@example.com"],
-        level="response-breached",
-        reason="first response overdue",
-        due_at=OPENED + timedelta(minutes=15),
-        ticket=ticket,
-        policy="default",
-        policy_version="3",
-    )
-    ticket_changes = {k: changes.pop(k) for k in list(changes) if k in TicketSnapshot.model_fields}
-    return request.model_copy(
-        update={"ticket": ticket.model_copy(update=ticket_changes), **changes}
-    )
 
 
 def read_eml(path: Path) -> EmailMessage:

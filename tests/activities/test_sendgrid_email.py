@@ -6,9 +6,8 @@ import json
 import socket
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,57 +18,33 @@ from temporalio.converter import DataConverter, DefaultFailureConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.models import ClockSnapshot, NotificationRequest, TicketSnapshot
+from activities.models import ClockSnapshot, NotificationRequest
 from activities.notifications import build_notification_activities
 from activities.sendgrid_email import SendGridSender
 from escalations.loopback_sendgrid import FakeSendGrid, sendgrid_error
+from tests.activities import notices
+from tests.activities.notices import OPENED
 
 API_KEY = "SG.test-key-d0-not-leak.9f8e7d"
 FROM = "escalations@helpdesk.example"
 NOW = 1_750_000_000.0
-OPENED = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "data" / "sendgrid-mail-send.schema.json").read_text()
 )
 
 
+CLOCK = ClockSnapshot(
+    clock="first_response",
+    target=timedelta(minutes=15),
+    elapsed=timedelta(minutes=20),
+    due_at=OPENED + timedelta(minutes=15),
+    breached=True,
+    stopped=False,
+)
+
+
 def make_request(**changes: Any) -> NotificationRequest:
-    ticket = TicketSnapshot(
-        ticket_id="T-1042",
-        title="Checkout down",
-        priority="P1",
-        team="payments",
-        customer="Acme Corp",
-        requester="ops@acme.example",
-        assignee="dana@example.com",
-        affected_users=1200,
-        critical_service=True,
-        state="open",
-        opened_at=OPENED,
-    )
-    clock = ClockSnapshot(
-        clock="first_response",
-        target=timedelta(minutes=15),
-        elapsed=timedelta(minutes=20),
-        due_at=OPENED + timedelta(minutes=15),
-        breached=True,
-        stopped=False,
-    )
-    request = NotificationRequest(
-        idempotency_key=f"T-1042/response-breached/0/{uuid.uuid4()}",
-        recipients=["lead@example.com", "manager@example.com"],
-        level="response-breached",
-        reason="first response overdue",
-        due_at=OPENED + timedelta(minutes=15),
-        ticket=ticket,
-        clocks=[clock],
-        policy="default",
-        policy_version="3",
-    )
-    ticket_changes = {k: changes.pop(k) for k in list(changes) if k in TicketSnapshot.model_fields}
-    return request.model_copy(
-        update={"ticket": ticket.model_copy(update=ticket_changes), **changes}
-    )
+    return notices.make_request(**{"assignee": "dana@example.com", "clocks": [CLOCK], **changes})
 
 
 def assert_valid_mail_send(body: dict[str, Any]) -> None:
