@@ -383,6 +383,11 @@ class TicketEscalation:
         # In UTC: a caller's offset (+14:00) must not leak into the times status shows as UTC.
         return min(at, now).astimezone(UTC)
 
+    def _timed_event(self, what: str, at: datetime | None) -> datetime:
+        """For an update that reports an event: the ticket must be open, and ``at`` sane."""
+        self._require_open(what)
+        return self._event_time(at, what)
+
     def _require_open(self, what: str) -> None:
         if self._state is not None and self._state.resolved:
             raise _reject(f"{what}: ticket {self._state.fields.ticket_id} is already resolved")
@@ -395,29 +400,25 @@ class TicketEscalation:
     async def acknowledge(self, request: AcknowledgeRequest) -> TicketStatus:
         """A first response reached the customer: stops the first-response clock."""
         state = await self._ready()
-        self._require_open("acknowledge")
-        state.acknowledge(request.by, self._event_time(request.at, "acknowledge"))
+        state.acknowledge(request.by, self._timed_event("acknowledge", request.at))
         return self._mark_changed()
 
     @acknowledge.validator
     def _validate_acknowledge(self, request: AcknowledgeRequest) -> None:
-        self._require_open("acknowledge")
-        self._event_time(request.at, "acknowledge")
+        self._timed_event("acknowledge", request.at)
 
     @workflow.update
     async def resolve(self, request: ResolveRequest) -> TicketStatus:
         """The ticket is solved: stops every clock and ends escalations."""
         state = await self._ready()
-        self._require_open("resolve")
-        state.resolve(request.by, self._event_time(request.at, "resolve"), request.note)
+        state.resolve(request.by, self._timed_event("resolve", request.at), request.note)
         for task in list(self._deliveries.values()):
             task.cancel()
         return self._mark_changed()
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveRequest) -> None:
-        self._require_open("resolve")
-        self._event_time(request.at, "resolve")
+        self._timed_event("resolve", request.at)
 
     @workflow.update
     async def pause(self, request: PauseRequest) -> TicketStatus:
@@ -453,29 +454,25 @@ class TicketEscalation:
     async def customer_replied(self, request: CustomerRepliedRequest) -> TicketStatus:
         """A customer message: starts the next-reply clock; resumes a paused ticket."""
         state = await self._ready()
-        self._require_open("customer_replied")
-        at = self._event_time(request.at, "customer_replied")
+        at = self._timed_event("customer_replied", request.at)
         state.customer_replied(at, workflow.now(), self._calendars)
         return self._mark_changed()
 
     @customer_replied.validator
     def _validate_customer_replied(self, request: CustomerRepliedRequest) -> None:
-        self._require_open("customer_replied")
-        self._event_time(request.at, "customer_replied")
+        self._timed_event("customer_replied", request.at)
 
     @workflow.update
     async def agent_replied(self, request: AgentRepliedRequest) -> TicketStatus:
         """An agent's public reply: stops the next-reply clock (and first response, if first)."""
         state = await self._ready()
-        self._require_open("agent_replied")
-        at = self._event_time(request.at, "agent_replied")
+        at = self._timed_event("agent_replied", request.at)
         state.agent_replied(request.by, at, self._calendars)
         return self._mark_changed()
 
     @agent_replied.validator
     def _validate_agent_replied(self, request: AgentRepliedRequest) -> None:
-        self._require_open("agent_replied")
-        self._event_time(request.at, "agent_replied")
+        self._timed_event("agent_replied", request.at)
 
     @workflow.update
     async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:
