@@ -65,6 +65,19 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number above zero")
+        return value
+
+    return parse
+
+
 def _bench(args: argparse.Namespace) -> int:
     from escalations.bench import BenchConfig, run_bench
     from escalations.bench_report import render_table
@@ -141,12 +154,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "bench", help="measure escalation lateness and throughput against the Temporal floor"
     )
-    p.add_argument("--tickets", type=int, default=10_000, help="spread: thresholds (10000)")
-    p.add_argument("--rate", type=float, default=30.0, help="spread: thresholds per second (30)")
-    p.add_argument("--storm", type=int, default=1_000, help="storm: thresholds at once (1000)")
-    p.add_argument("--opens", type=int, default=2_000, help="open: tickets opened (2000)")
     p.add_argument(
-        "--sleeping", type=int, default=4_000, help="memory: sleeping tickets opened (4000)"
+        "--tickets", type=_positive(int), default=10_000, help="spread: thresholds (10000)"
+    )
+    p.add_argument(
+        "--rate", type=_positive(float), default=30.0, help="spread: thresholds per second (30)"
+    )
+    p.add_argument(
+        "--storm", type=_positive(int), default=1_000, help="storm: thresholds at once (1000)"
+    )
+    p.add_argument(
+        "--opens", type=_positive(int), default=2_000, help="open: tickets opened (2000)"
+    )
+    p.add_argument(
+        "--sleeping",
+        type=_positive(int),
+        default=4_000,
+        help="memory: sleeping tickets opened (4000)",
     )
     p.add_argument(
         "--db", choices=["file", "memory"], default="file", help="embedded server database"

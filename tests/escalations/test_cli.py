@@ -276,3 +276,13 @@ async def test_dev_server_starts_with_search_attributes_and_stops(tmp_path: Path
         await server.stop()
     assert server.process.returncode is not None
     assert not (tmp_path / "temporal.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--tickets", "-3"), ("--rate", "abc"), ("--storm", "0")]
+)
+def test_bench_refuses_sizes_that_are_not_positive(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", flag, value]) == 2
+    assert f"argument {flag}: '{value}' is not a number above zero" in capsys.readouterr().err
