@@ -29,6 +29,7 @@ class Settings:
     sendgrid_host: str = DEFAULT_SENDGRID_HOST
     sendgrid_from: str = DEFAULT_FROM
     outbox_dir: Path = Path(".data/outbox")
+    delivery_ledger: Path | None = Path(".data/deliveries.sqlite3")
     sticky_queue_timeout: timedelta = timedelta(seconds=10)
     register_search_attributes: bool = True
     max_workflow_tasks: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
@@ -86,6 +87,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sendgrid_host=get("SENDGRID_HOST") or DEFAULT_SENDGRID_HOST,
         sendgrid_from=get("SENDGRID_FROM") or DEFAULT_FROM,
         outbox_dir=Path(get("ESCALATIONS_OUTBOX") or ".data/outbox"),
+        delivery_ledger=_ledger_path(get("ESCALATIONS_DELIVERY_LEDGER")),
         sticky_queue_timeout=timedelta(seconds=sticky_seconds),
         register_search_attributes=register in {"true", "1", "yes"},
         max_workflow_tasks=tasks,
@@ -104,3 +106,12 @@ def _positive_int(name: str, get: Callable[[str], str | None], default: int) -> 
     if value < 1:
         raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
     return value
+
+
+def _ledger_path(text: str | None) -> Path | None:
+    # "off" turns the ledger off (a read-only file system, or a provider that dedupes itself).
+    if text is None:
+        return Path(".data/deliveries.sqlite3")
+    if text.lower() in {"off", "none", "false", "0"}:
+        return None
+    return Path(text)
