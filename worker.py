@@ -38,6 +38,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         sendgrid_host=settings.sendgrid_host,
         from_address=settings.sendgrid_from,
         outbox_dir=settings.outbox_dir,
+        delivery_ledger=settings.delivery_ledger,
     )
     policies = PolicyActivities(settings.policy_dir)
     return Worker(

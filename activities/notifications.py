@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery_ledger import DeliveryLedger, LedgeredBackend
 from activities.email_content import single_line
 from activities.models import DeliveryResult, NotificationRequest
 from activities.outbox import OutboxWriter
@@ -105,6 +106,7 @@ def build_notification_activities(
     sendgrid_host: str | None,
     from_address: str,
     outbox_dir: Path,
+    delivery_ledger: Path | None = None,
 ) -> NotificationActivities:
     """Build the activities from worker configuration.
 
@@ -113,6 +115,9 @@ def build_notification_activities(
         sendgrid_host: SendGrid API base URL; ``None`` means SendGrid's own.
         from_address: The sender of every notice (a verified sender for SendGrid).
         outbox_dir: Where ``.eml`` files go when there is no API key.
+        delivery_ledger: The SQLite file recording notices SendGrid accepted, so a retry
+            after a worker died mid-send is not sent twice; ``None`` sends every attempt.
+            The outbox needs none: its file names already come from the idempotency key.
 
     Raises:
         ValueError: when ``from_address`` is not a plain email address.
@@ -122,6 +127,8 @@ def build_notification_activities(
     backend: EmailBackend
     if key:
         backend = SendGridSender(key, from_address, host=sendgrid_host or DEFAULT_HOST)
+        if delivery_ledger is not None:
+            backend = LedgeredBackend(backend, DeliveryLedger(delivery_ledger))
     else:
         backend = OutboxWriter(outbox_dir, from_address)
     return NotificationActivities(backend)

@@ -167,6 +167,8 @@ async def _stack(config: BenchConfig, workdir: Path) -> Any:
             "ESCALATIONS_POLICY_DIR": str(policies),
             "SENDGRID_API_KEY": "SG.bench",
             "SENDGRID_HOST": sendgrid.url,
+            # Measured as deployed: every accepted notice is recorded in the delivery ledger.
+            "ESCALATIONS_DELIVERY_LEDGER": str(workdir / "deliveries.sqlite3"),
         }
         # A separate process, so its CPU time and memory are its own; started once, before
         # any measurement, so the blocking spawn costs nothing that is measured.

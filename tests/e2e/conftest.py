@@ -154,6 +154,7 @@ class Workers:
                 "ESCALATIONS_TASK_QUEUE": self.task_queue,
                 "ESCALATIONS_POLICY_DIR": str(self._policy_dir),
                 "ESCALATIONS_OUTBOX": str(self._directory / "outbox"),
+                "ESCALATIONS_DELIVERY_LEDGER": str(self._directory / "deliveries.sqlite3"),
                 # A killed worker's sticky queue then hands its tickets back within a second.
                 "ESCALATIONS_STICKY_QUEUE_TIMEOUT": "1",
                 "SENDGRID_API_KEY": "SG.e2e-test-key",
