@@ -34,10 +34,20 @@ def main() -> int:
         report = asyncio.run(FaultRun(plan, directory).run())
     print(report.format())
     print(json.dumps(report.figures()))
+    print("latest escalation:", report.latest)
+    print("fault moments (s after the first open):", _moments(plan))
     for problem in [*report.lost, *report.wrong_due_times, *report.wrong_ladders][:20]:
         print("problem:", problem)
     failed = report.lost or report.wrong_due_times or report.wrong_ladders
     return 1 if failed or report.duplicated > report.kills else 0
+
+
+def _moments(plan: FaultPlan) -> str:
+    kills = ", ".join(f"{moment:.0f}" for moment in plan.kills)
+    return (
+        f"kills {kills}; server restart {plan.server_restart_at:.0f}; "
+        f"429 from {plan.rate_limited[0]:.0f}; 500 until {plan.unavailable[1]:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -131,6 +131,7 @@ class FaultReport:
     wrong_ladders: list[str] = field(default_factory=list)
     task_failures: int = 0
     lateness: list[float] = field(default_factory=list)
+    latest: str = ""
     elapsed: float = 0.0
 
     def figures(self) -> dict[str, Any]:
@@ -150,6 +151,7 @@ class FaultReport:
             "wrong_due_times": len(self.wrong_due_times),
             "workflow_task_failures": self.task_failures,
             "fired_late_p50_s": round(statistics.median(late), 2) if late else None,
+            "fired_late_p99_s": round(late[int(0.99 * (len(late) - 1))], 2) if late else None,
             "fired_late_max_s": round(late[-1], 2) if late else None,
             "seed": self.plan.seed,
             "wall_time_s": round(self.elapsed, 1),
@@ -366,7 +368,10 @@ class FaultRun:
             expected = opened + targets[clock] * share
             if record.due_at != expected:
                 report.wrong_due_times.append(f"{ticket_id} {name}: {record.due_at} != {expected}")
-            report.lateness.append((record.fired_at - record.due_at).total_seconds())
+            late = (record.fired_at - record.due_at).total_seconds()
+            if late > max(report.lateness, default=0.0):
+                report.latest = f"{ticket_id} {name} due {record.due_at:%H:%M:%S.%f} +{late:.1f}s"
+            report.lateness.append(late)
             if "not sent again" in (record.delivery.detail or ""):
                 report.ledger_saves += 1
 
