@@ -1,0 +1,217 @@
+"""The tickets ``record.py`` runs, one script each; every script drives one ticket to its end.
+
+A script gets a :class:`Recording`: the server it runs on, the fake SendGrid every notice goes
+to (scripted answers are used first-in, first-out) and a way to open its ticket. Scripts check
+that the ticket did what their docstring promises, so a re-recording cannot quietly record
+something else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time as wall_clock
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from escalations.loopback_sendgrid import FakeSendGrid
+from workflows.ticket_escalation import TicketEscalation
+from workflows.ticket_messages import (
+    AcknowledgeRequest,
+    AgentRepliedRequest,
+    ChangePriorityRequest,
+    CustomerRepliedRequest,
+    PauseRequest,
+    ReassignRequest,
+    ResolveRequest,
+    ResumeRequest,
+    TicketStatus,
+    UpdateImpactRequest,
+)
+
+Handle = WorkflowHandle[TicketEscalation, TicketStatus]
+Opener = Callable[..., Awaitable[Handle]]
+
+# Real seconds to wait for something the worker does at once (a notice, a new run).
+WAIT_SECONDS = 30.0
+
+
+class ScenarioFailed(RuntimeError):
+    """A scenario's ticket did not do what the scenario records."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a scenario script works with."""
+
+    env: WorkflowEnvironment
+    """The server; on the dev server ``env.sleep`` is a real sleep."""
+    fake: FakeSendGrid
+    open_ticket: Opener
+    """Opens the scenario's ticket; keyword arguments override ``TicketInput`` fields."""
+
+
+Scenario = Callable[[Recording], Awaitable[Handle]]
+
+
+async def every_update(rec: Recording) -> Handle:
+    """A P2 ticket that fires levels, takes every update, repeats, and is resolved."""
+    env = rec.env
+    handle = await rec.open_ticket(priority="P2")
+    await env.sleep(timedelta(minutes=50))  # response-at-risk (75% of 1h)
+    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
+    await env.sleep(timedelta(hours=2))
+    await handle.execute_update(TicketEscalation.resume, ResumeRequest())
+    await handle.execute_update(
+        TicketEscalation.change_priority, ChangePriorityRequest(priority="P1")
+    )
+    await handle.execute_update(
+        TicketEscalation.update_impact, UpdateImpactRequest(affected_users=900)
+    )
+    await env.sleep(timedelta(minutes=70))  # major-incident and a repeat
+    await handle.execute_update(
+        TicketEscalation.reassign, ReassignRequest(team="platform", assignee="sre@example.com")
+    )
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="sre", note="fixed"))
+    return handle
+
+
+async def replies(rec: Recording) -> Handle:
+    """Next-reply cycles on the test policy ``hours``: one answered, one overdue and repeated,
+    a customer reply that resumes a paused ticket."""
+    env = rec.env
+    handle = await rec.open_ticket(priority="P1", policy="hours")
+    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await env.sleep(timedelta(minutes=20))
+    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await env.sleep(timedelta(minutes=70))  # reply-overdue, then its repeat
+    await env.sleep(timedelta(minutes=60))
+    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
+    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    return handle
+
+
+async def quiet_hours(rec: Recording) -> Handle:
+    """A business-hours ticket (policy ``hours``, P3 on New York office hours) whose resolution
+    breaches at once at 12:30 New York, when the Berlin manager is off: the manager's notice is
+    held until Berlin opens and then sent; a priority change crosses calendars meanwhile."""
+    env = rec.env
+    now = await _skip_to_weekday_noon(env, ZoneInfo("America/New_York"))
+    handle = await rec.open_ticket(priority="P3", policy="hours", opened_at=now - timedelta(days=9))
+    for _ in range(24):  # until the held notice goes out at 09:00 Berlin
+        await env.sleep(timedelta(hours=1))
+    await handle.execute_update(
+        TicketEscalation.change_priority, ChangePriorityRequest(priority="P2")
+    )
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    return handle
+
+
+async def failed_delivery(rec: Recording) -> Handle:
+    """A P2 ticket whose first notice SendGrid rejects for good (HTTP 400: recorded as failed,
+    and the ticket keeps escalating) and whose second goes out after a 500 and a 429."""
+    env, fake = rec.env, rec.fake
+    first_request = len(fake.requests)
+    fake.answer_next(400)  # response-at-risk: SendGridRejected, non-retryable
+    fake.answer_next(500)  # response-breached, attempt 1: SendGridUnavailable
+    # Attempt 2: SendGridRateLimited, retried after the reset (at least a second).
+    fake.answer_next(429, headers={"X-RateLimit-Reset": str(int(wall_clock.time()) + 1)})
+    handle = await rec.open_ticket(priority="P2")
+    await env.sleep(timedelta(minutes=50))  # response-at-risk (75% of 1h)
+    status = await _until(handle, lambda s: _delivered(s, 1), "the at-risk notice to finish")
+    _expect(status.escalations[0].delivery.status == "failed", "the at-risk notice failed", status)
+    await env.sleep(timedelta(minutes=15))  # response-breached
+    status = await _until(handle, lambda s: _delivered(s, 2), "the breach notice to finish")
+    _expect(status.escalations[1].delivery.status == "sent", "the breach notice was sent", status)
+    answered = [request.status for request in fake.requests[first_request:]]
+    _expect(answered == [400, 500, 429, 202], "SendGrid answered 400, 500, 429, 202", answered)
+    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    return handle
+
+
+async def continue_as_new(rec: Recording) -> Handle:
+    """On the dev server with a low ``limit.historyCount.suggestContinueAsNew`` (real time): a
+    P1 ticket on the test policy ``seconds`` repeats its breach every second until the server
+    suggests continue-as-new; the continued run fires the next repeat from the state it was
+    handed, then is acknowledged and resolved."""
+    handle = await rec.open_ticket(priority="P1", policy="seconds")
+    first_run = handle.result_run_id
+    latest = rec.env.client.get_workflow_handle_for(TicketEscalation.run, handle.id)
+    deadline = wall_clock.monotonic() + WAIT_SECONDS
+    while (description := await latest.describe()).run_id == first_run:
+        if wall_clock.monotonic() > deadline:
+            raise ScenarioFailed(
+                f"{handle.id} did not continue as new within {WAIT_SECONDS}s: does the dev "
+                "server still honour limit.historyCount.suggestContinueAsNew?"
+            )
+        await asyncio.sleep(0.1)
+    carried = len((await latest.query(TicketEscalation.status)).escalations)
+    _expect(carried > 0, "the continued run carries the notices of the first", carried)
+    await _until(latest, lambda s: _delivered(s, carried + 1), "a repeat in the continued run")
+    await latest.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
+    await latest.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    _expect(
+        (await latest.describe()).run_id == description.run_id,
+        "the ticket was resolved in the second run",
+        description.run_id,
+    )
+    return handle
+
+
+async def _skip_to_weekday_noon(env: WorkflowEnvironment, zone: ZoneInfo) -> datetime:
+    now = await env.get_current_time()
+    day = now.astimezone(zone).date()
+    while True:
+        target = datetime.combine(day, time(12, 30), tzinfo=zone)
+        if target > now and day.weekday() < 4:  # Monday to Thursday: the next day is open
+            break
+        day += timedelta(days=1)
+    while (wait := target - await env.get_current_time()) > timedelta(0):
+        await env.sleep(min(wait, timedelta(days=1)))
+    return await env.get_current_time()
+
+
+def _delivered(status: TicketStatus, count: int) -> bool:
+    """At least ``count`` notices booked, and none of them still on its way."""
+    return len(status.escalations) >= count and all(
+        record.delivery.status not in ("pending", "held") for record in status.escalations
+    )
+
+
+async def _until(handle: Handle, done: Callable[[TicketStatus], bool], what: str) -> TicketStatus:
+    """Query the ticket (in real time, without skipping time) until ``done`` holds."""
+    deadline = wall_clock.monotonic() + WAIT_SECONDS
+    while not done(status := await handle.query(TicketEscalation.status)):
+        if wall_clock.monotonic() > deadline:
+            raise ScenarioFailed(f"{handle.id}: waited {WAIT_SECONDS}s for {what}: {status}")
+        await asyncio.sleep(0.1)
+    return status
+
+
+def _expect(holds: bool, what: str, seen: object) -> None:
+    if not holds:
+        raise ScenarioFailed(f"expected {what}; got {seen}")
+
+
+TIME_SKIPPING: dict[str, Scenario] = {
+    "every-update": every_update,
+    "replies": replies,
+    "quiet-hours": quiet_hours,
+    "failed-delivery": failed_delivery,
+}
+"""Scenarios on the time-skipping server: hours of SLA time in a moment."""
+
+DEV_SERVER: dict[str, Scenario] = {
+    "continue-as-new": continue_as_new,
+}
+"""Scenarios that need the dev server's dynamic config, in real time."""
