@@ -1,4 +1,5 @@
-"""The ``escalations`` command: ``dev``, ``worker``, ``ticket ...`` and ``policy check``.
+"""The ``escalations`` command: ``dev``, ``worker``, ``ticket ...``, ``policy check``, and
+``codec-server`` / ``codec-key`` (payload encryption).
 
 Exit codes: 0 success, 1 the server, a ticket or a policy file said no, 2 a bad argument or
 setting, 130 interrupted.
@@ -16,6 +17,7 @@ from pathlib import Path
 import worker
 from escalations import dev
 from escalations.binaries import BinaryNotFound
+from escalations.cli_security import add_security_commands
 from escalations.cli_ticket import add_ticket_commands, release_clients
 from escalations.config import ConfigError, load_settings
 from escalations.errors import connect_failure_reason
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_worker)
 
     add_ticket_commands(commands)
+    add_security_commands(commands)
 
     p = commands.add_parser(
         "bench", help="measure escalation lateness and throughput against the Temporal floor"
@@ -201,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # What parse_args would say, but quoted: it echoes them raw, and a newline or a
+            # terminal escape sequence in one would break the one-line error (or the terminal).
+            parser.error(f"unrecognized arguments: {' '.join(map(repr, unknown))}")
     except SystemExit as exc:
         # argparse exits on --help and on usage errors; return its code so that callers
         # (and tests) get an exit code rather than an exception.

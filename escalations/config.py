@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from escalations.encryption import EncryptionKey, InvalidKey, parse_inline_keys, parse_key_file
 from policies.loader import default_policy_dir
 
 DEFAULT_TASK_QUEUE = "escalations"
@@ -15,6 +16,26 @@ DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
 DEFAULT_FROM = "escalations@localhost"
+MIN_CODEC_TOKEN_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How to reach a TLS-protected Temporal frontend (Temporal Cloud, or a cluster with mTLS).
+
+    Attributes:
+        server_ca: PEM file of the CA that signed the server's certificate; None trusts the
+            system's roots (right for Temporal Cloud).
+        client_cert: PEM client certificate for mTLS (with ``client_key``).
+        client_key: PEM private key of ``client_cert``.
+        server_name: The name to expect on the server certificate (and send as SNI) when it
+            differs from the host in ``TEMPORAL_ADDRESS``.
+    """
+
+    server_ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    server_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,15 +55,24 @@ class Settings:
     register_search_attributes: bool = True
     max_workflow_tasks: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     max_cached_workflows: int = 1_000
+    encryption_keys: tuple[EncryptionKey, ...] = ()
+    temporal_api_key: str | None = None
+    temporal_tls: TlsSettings | None = None
+    codec_server_token: str | None = None
 
     def __repr__(self) -> str:
-        # Never let the API key reach a log line or a traceback.
+        # Never let an API key, token or encryption key reach a log line or a traceback.
         key = "set" if self.sendgrid_api_key else "unset"
+        temporal_key = "set" if self.temporal_api_key else "unset"
+        token = "set" if self.codec_server_token else "unset"
         return (
             f"Settings(temporal_address={self.temporal_address!r}, "
             f"temporal_namespace={self.temporal_namespace!r}, task_queue={self.task_queue!r}, "
             f"policy_dir={str(self.policy_dir)!r}, sendgrid_api_key=<{key}>, "
-            f"sendgrid_host={self.sendgrid_host!r}, outbox_dir={str(self.outbox_dir)!r})"
+            f"sendgrid_host={self.sendgrid_host!r}, outbox_dir={str(self.outbox_dir)!r}, "
+            f"temporal_api_key=<{temporal_key}>, temporal_tls={self.temporal_tls!r}, "
+            f"encryption_key_ids={[k.key_id for k in self.encryption_keys]!r}, "
+            f"codec_server_token=<{token}>)"
         )
 
     __str__ = __repr__
@@ -51,6 +81,13 @@ class Settings:
     def email_mode(self) -> str:
         """Where notices go: SendGrid when a key is set, else the local outbox."""
         return "sendgrid" if self.sendgrid_api_key else f"outbox ({self.outbox_dir})"
+
+    @property
+    def payload_mode(self) -> str:
+        """What the Temporal server sees of ticket data: ciphertext or plain JSON."""
+        if not self.encryption_keys:
+            return "plain JSON (not encrypted)"
+        return f"encrypted (key {self.encryption_keys[-1].key_id})"
 
 
 class ConfigError(ValueError):
@@ -92,6 +129,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         register_search_attributes=register in {"true", "1", "yes"},
         max_workflow_tasks=tasks,
         max_cached_workflows=cache,
+        encryption_keys=_encryption_keys(get),
+        temporal_api_key=get("TEMPORAL_API_KEY"),
+        temporal_tls=_tls_settings(get),
+        codec_server_token=_codec_token(get),
     )
 
 
@@ -115,3 +156,78 @@ def _ledger_path(text: str | None) -> Path | None:
     if text.lower() in {"off", "none", "false", "0"}:
         return None
     return Path(text)
+
+
+def _encryption_keys(get: Callable[[str], str | None]) -> tuple[EncryptionKey, ...]:
+    # Messages name the setting and the entry or line, never the key text.
+    inline, path = get("ESCALATIONS_ENCRYPTION_KEYS"), get("ESCALATIONS_ENCRYPTION_KEY_FILE")
+    if inline and path:
+        raise ConfigError(
+            "set ESCALATIONS_ENCRYPTION_KEYS or ESCALATIONS_ENCRYPTION_KEY_FILE, not both"
+        )
+    if inline:
+        try:
+            return parse_inline_keys(inline)
+        except InvalidKey as exc:
+            raise ConfigError(f"ESCALATIONS_ENCRYPTION_KEYS: {exc}") from None
+    if path:
+        try:
+            with open(path, encoding="utf-8") as lines:
+                return parse_key_file(lines)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(
+                f"ESCALATIONS_ENCRYPTION_KEY_FILE={path!r}: cannot read the file ({reason})"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"ESCALATIONS_ENCRYPTION_KEY_FILE={path!r}: not a UTF-8 text file"
+            ) from None
+        except InvalidKey as exc:
+            raise ConfigError(f"ESCALATIONS_ENCRYPTION_KEY_FILE={path!r}: {exc}") from None
+    return ()
+
+
+def _tls_settings(get: Callable[[str], str | None]) -> TlsSettings | None:
+    # The names are the ones the `temporal` CLI and the SDKs' environment configuration read,
+    # so one environment serves both. TLS is on when asked for, or when an API key or any TLS
+    # option is set (Temporal Cloud), unless TEMPORAL_TLS=false says otherwise.
+    def path(name: str) -> Path | None:
+        text = get(name)
+        return Path(text) if text else None
+
+    tls = TlsSettings(
+        server_ca=path("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+        client_cert=path("TEMPORAL_TLS_CLIENT_CERT_PATH"),
+        client_key=path("TEMPORAL_TLS_CLIENT_KEY_PATH"),
+        server_name=get("TEMPORAL_TLS_SERVER_NAME"),
+    )
+    if (tls.client_cert is None) != (tls.client_key is None):
+        raise ConfigError(
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: "
+            "set both for mTLS, or neither"
+        )
+    configured = tls != TlsSettings()
+    flag = get("TEMPORAL_TLS")
+    if flag is None:
+        return tls if configured or get("TEMPORAL_API_KEY") else None
+    if flag.lower() in {"true", "1", "yes"}:
+        return tls
+    if flag.lower() in {"false", "0", "no"}:
+        if configured:
+            raise ConfigError(
+                "TEMPORAL_TLS=false, but TLS options (TEMPORAL_TLS_...) are set: "
+                "remove one or the other"
+            )
+        return None
+    raise ConfigError(f"TEMPORAL_TLS={flag!r}: use true or false")
+
+
+def _codec_token(get: Callable[[str], str | None]) -> str | None:
+    token = get("ESCALATIONS_CODEC_SERVER_TOKEN")
+    if token is not None and len(token) < MIN_CODEC_TOKEN_LENGTH:
+        raise ConfigError(
+            f"ESCALATIONS_CODEC_SERVER_TOKEN is too short: use at least "
+            f"{MIN_CODEC_TOKEN_LENGTH} random characters (e.g. `openssl rand -base64 32`)"
+        )
+    return token

@@ -243,6 +243,7 @@ def banner(server: DevServer, settings: Settings, data_dir: Path, in_memory: boo
             f"task queue {settings.task_queue})",
             f"  Storage:       {storage}",
             f"  Emails go to:  {settings.email_mode}",
+            f"  Payloads:      {settings.payload_mode}",
             f"  Policies:      {settings.policy_dir}",
             "Try, in another terminal:",
             f"  {env}escalations ticket open --id T-1 --title 'Checkout down' --priority P1 "
@@ -269,7 +270,11 @@ async def run_dev(
     server = await start_dev_server(
         port, ui_port, data_dir, in_memory, namespace=base.temporal_namespace
     )
-    settings = dataclasses.replace(base, temporal_address=server.address)
+    # The embedded server speaks plain gRPC: Temporal Cloud credentials in the environment
+    # are for another server. Encryption stays as configured (off unless keys are set).
+    settings = dataclasses.replace(
+        base, temporal_address=server.address, temporal_api_key=None, temporal_tls=None
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -10,21 +12,79 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import TLSConfig
 
-from escalations.config import Settings
+from escalations.config import ConfigError, Settings
 from escalations.data_converter import data_converter
+from escalations.encryption import EncryptionCodec
 from workflows.search_attributes import ALL_KEYS
 
 log = logging.getLogger(__name__)
 
 
 async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter (plain JSON on the wire)."""
+    """A client with the pydantic data converter, encrypting payloads when keys are set, over
+    TLS and with an API key when the settings ask for them.
+
+    Raises:
+        ConfigError: a TLS certificate or key file cannot be read.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter,
+        data_converter=converter_for(settings),
+        api_key=settings.temporal_api_key,
+        tls=tls_config(settings),
     )
+
+
+def converter_for(settings: Settings) -> DataConverter:
+    """The data converter: plain JSON, or encrypted with the settings' keys.
+
+    With encryption on, failure messages and stack traces are moved into the (encrypted)
+    payload too: an error about a ticket may quote it.
+    """
+    if not settings.encryption_keys:
+        return data_converter
+    return dataclasses.replace(
+        data_converter,
+        payload_codec=EncryptionCodec(settings.encryption_keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """What ``Client.connect(tls=...)`` takes: False, True (system roots) or a TLSConfig.
+
+    Raises:
+        ConfigError: a certificate or key file is missing, unreadable or not PEM.
+    """
+    tls = settings.temporal_tls
+    if tls is None:
+        return False
+    if tls.server_ca is None and tls.client_cert is None and tls.server_name is None:
+        return True
+    return TLSConfig(
+        server_root_ca_cert=_read_pem("TEMPORAL_TLS_SERVER_CA_CERT_PATH", tls.server_ca),
+        domain=tls.server_name,
+        client_cert=_read_pem("TEMPORAL_TLS_CLIENT_CERT_PATH", tls.client_cert),
+        client_private_key=_read_pem("TEMPORAL_TLS_CLIENT_KEY_PATH", tls.client_key),
+    )
+
+
+def _read_pem(setting: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"{setting}={str(path)!r}: cannot read the file ({reason})") from None
+    # The contents are never quoted: this may be a private key.
+    if b"-----BEGIN " not in data:
+        raise ConfigError(f"{setting}={str(path)!r}: not a PEM file (no -----BEGIN line)")
+    return data
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
