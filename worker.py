@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
-from escalations.config import Settings, load_settings
+from escalations.argument_count import ArgumentCountInterceptor
+from escalations.config import ConfigError, Settings, load_settings
 from escalations.temporal import connect, ensure_search_attributes
 from workflows.ticket_escalation import TicketEscalation
 
@@ -47,6 +49,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         workflows=[TicketEscalation],
         activities=[policies.load_policy, notifications.send_notification],
         activity_executor=executor,
+        interceptors=[ArgumentCountInterceptor()],
         **worker_tuning(settings),
     )
 
@@ -91,12 +94,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(client, settings, executor)
         log.info(
-            "worker polling %s on %s/%s; email to %s; policies from %s",
+            "worker polling %s on %s/%s; email to %s; policies from %s; payloads %s",
             settings.task_queue,
             settings.temporal_address,
             settings.temporal_namespace,
             settings.email_mode,
             settings.policy_dir,
+            settings.payload_mode,
         )
         async with worker:
             await stop.wait()
@@ -107,7 +111,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 def main() -> None:
     """Entry point of ``python worker.py`` and ``escalations worker``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(load_settings()))
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        # One line that names the setting, as `escalations worker` prints it; a traceback
+        # would add nothing, and the message never quotes a secret.
+        print(f"worker.py: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

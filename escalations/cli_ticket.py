@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from temporalio.exceptions import ApplicationError
 
 from escalations.client import TicketClient
 from escalations.config import load_settings
-from escalations.errors import TicketError
+from escalations.errors import TicketError, unreadable_payload_reason
 from escalations.status_text import describe_status
 from workflows.ticket_messages import (
     AcknowledgeRequest,
@@ -84,7 +85,8 @@ def build_request(model: type[_M], data: dict[str, Any], flags: Mapping[str, str
         flags: Field name to flag, where the flag is not ``--field-name``.
 
     Raises:
-        ArgumentProblem: one line per problem, each starting with the flag it concerns.
+        ArgumentProblem: every problem on one line ("--a: ...; --b: ..."), each starting
+            with the flag it concerns.
     """
     try:
         return model.model_validate({k: v for k, v in data.items() if v is not None})
@@ -100,7 +102,7 @@ def build_request(model: type[_M], data: dict[str, Any], flags: Mapping[str, str
                 for field in model.model_fields:
                     message = re.sub(rf"\b{field}\b", _flag(field, flags), message)
                 problems.append(message)
-        raise ArgumentProblem("\n".join(problems)) from None
+        raise ArgumentProblem("; ".join(problems)) from None
 
 
 def ticket_id_argument(value: str) -> str:
@@ -324,6 +326,11 @@ def run_ticket_command(args: argparse.Namespace) -> int:
         status = asyncio.run(run())
     except TicketError as err:
         problem = str(err)
+    except (KeyError, ValueError, ApplicationError) as err:
+        reason = unreadable_payload_reason(err)
+        if reason is None:
+            raise
+        problem = reason
     release_clients()
     if status is None:
         print(f"escalations: {problem}", file=sys.stderr)

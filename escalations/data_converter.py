@@ -10,13 +10,14 @@ workflow task forever.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 INVALID_INPUT = "InvalidInput"
 
@@ -41,6 +42,16 @@ class _ReadableJSONConverter(PydanticJSONPlainPayloadConverter):
             ) from None
 
 
+def _model_hint(type_hint: Any) -> type[BaseModel] | None:
+    return type_hint if isinstance(type_hint, type) and issubclass(type_hint, BaseModel) else None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return "binary data" if isinstance(value, bytes) else type(value).__name__
+
+
 class ReadablePayloadConverter(PydanticPayloadConverter):
     """Pydantic JSON conversion whose validation errors name the fields."""
 
@@ -51,6 +62,39 @@ class ReadablePayloadConverter(PydanticPayloadConverter):
             encoding: readable if isinstance(conv, PydanticJSONPlainPayloadConverter) else conv
             for encoding, conv in self.converters.items()
         }
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        """Decode ``payloads``; where a model is expected, anything else is ``InvalidInput``.
+
+        Only JSON goes through pydantic: a ``null``, raw bytes or an unknown encoding would
+        otherwise reach a workflow or handler as ``None`` or ``bytes``, and the
+        ``AttributeError`` that follows fails its workflow task on every retry.
+        """
+        models = [_model_hint(hint) for hint in type_hints or []]
+        try:
+            values = super().from_payloads(payloads, type_hints)
+        except FailureError:
+            raise
+        except Exception as exc:
+            model = next((m for m in models if m is not None), None)
+            if model is None:
+                raise
+            raise ApplicationError(
+                f"invalid {model.__name__}: (whole value): cannot decode the payload: {exc}",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            ) from None
+        for value, model in zip(values, models, strict=False):
+            if model is not None and not isinstance(value, model):
+                raise ApplicationError(
+                    f"invalid {model.__name__}: (whole value): a JSON object is required, "
+                    f"got {_kind(value)}",
+                    type=INVALID_INPUT,
+                    non_retryable=True,
+                )
+        return values
 
 
 data_converter = DataConverter(payload_converter_class=ReadablePayloadConverter)

@@ -15,6 +15,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from escalations.encryption import ENCODING, DecryptionError
 from workflows.ticket_messages import workflow_id_for
 
 _T = TypeVar("_T")
@@ -125,3 +126,22 @@ def from_rpc_error(err: RPCError, ticket_id: str, action: str) -> TicketError:
             ticket_id,
         )
     return TicketError(f"cannot {action} ticket {ticket_id}: {err.message}", ticket_id)
+
+
+def unreadable_payload_reason(err: BaseException) -> str | None:
+    """What to do when ticket data could not be decoded, or None if ``err`` is another error.
+
+    With encryption on, a process without the keys meets ``binary/encrypted`` payloads that the
+    payload converter cannot read (a ``KeyError``, or the ``InvalidInput`` error our converter
+    turns it into where a model was expected); one with the wrong keys gets the codec's
+    ``DecryptionError``. Either way the fix is the same setting the workers have.
+    """
+    if isinstance(err, DecryptionError):
+        return f"cannot read the ticket's data: {err}"
+    if isinstance(err, KeyError | ApplicationError) and ENCODING.decode() in str(err):
+        return (
+            "the ticket's data is encrypted and this process holds no encryption keys: set "
+            "ESCALATIONS_ENCRYPTION_KEYS or ESCALATIONS_ENCRYPTION_KEY_FILE as the workers have "
+            "them"
+        )
+    return None

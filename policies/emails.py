@@ -12,8 +12,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+# \Z, not $: "$" also matches before a trailing newline, a header injection's first step.
 _ADDRESS = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$"
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\Z"
 )
 MAX_ADDRESS_LENGTH = 254
 

@@ -17,6 +17,14 @@ from policies.model import Policy
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 MAX_POLICY_BYTES = 1_000_000
+MAX_POLICY_NODES = 100_000
+"""Values in a policy with every YAML alias expanded: a few hundred in a real policy, while ten
+nested aliases of ten ("billion laughs") expand 200 bytes into 10**10 and would hang validation."""
+MAX_POLICY_DEPTH = 50
+"""Nesting depth of a policy's YAML: about ten in a real one (``levels.0.when.any.1.all.0``)."""
+MAX_POLICY_JSON_BYTES = 256 * 1024
+"""A loaded policy travels in every ticket's history and continue-as-new input, beside the
+ticket itself; this keeps it well inside Temporal's 512 KB payload warning and 2 MB limit."""
 
 
 class PolicyError(ValueError):
@@ -31,6 +39,16 @@ class PolicyError(ValueError):
 class _PolicyYamlLoader(yaml.SafeLoader):
     """YAML's safe loader, except that dates stay text: PyYAML turns ``2026-02-30`` into an
     exception without a line or field, while pydantic reports it with the field's path."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Construct one value; a ``ValueError`` of PyYAML's own constructors (``!!int x``,
+        ``!!timestamp 2026-02-30``, an integer of 5,000 digits) becomes a located YAML error."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {exc}", node.start_mark
+            ) from None
 
 
 _PolicyYamlLoader.yaml_implicit_resolvers = {
@@ -72,25 +90,104 @@ def _located(path: str, line: str) -> str:
     return f"{path}: {line}"
 
 
-def parse_policy(text: str, source: str) -> Policy:
-    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _located_problem(node: yaml.Node, problem: str) -> str:
+    mark = node.start_mark
+    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _check_expansion(root: yaml.Node) -> str | None:
+    """A problem if ``root``, its aliases expanded, is cyclic, too deep or too large.
+
+    Iterative, and each node is visited once however many aliases point at it, so checking a
+    bomb costs no more than reading it.
+    """
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) below and including it
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            on_path.discard(key)
+            below = [sizes[id(child)] for child in _children(node)]
+            size = 1 + sum(count for count, _ in below)
+            depth = 1 + max((d for _, d in below), default=0)
+            if size > MAX_POLICY_NODES:
+                return _located_problem(
+                    node,
+                    f"more than {MAX_POLICY_NODES:,} values once its aliases (*name) are "
+                    "expanded; a policy is far smaller",
+                )
+            if depth > MAX_POLICY_DEPTH:
+                return _located_problem(node, f"nested more than {MAX_POLICY_DEPTH} levels deep")
+            sizes[key] = (size, depth)
+        elif key in on_path:
+            return _located_problem(node, "an alias (*name) refers to a value that contains it")
+        elif key not in sizes:
+            on_path.add(key)
+            stack.append((node, True))
+            stack += [(child, False) for child in _children(node) if id(child) not in sizes]
+    return None
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    loader: _PolicyYamlLoader | None = None
     try:
-        data: Any = yaml.load(text, Loader=_PolicyYamlLoader)  # a SafeLoader: see below
+        loader = _PolicyYamlLoader(text)  # a SafeLoader: no arbitrary objects
+        try:
+            root = loader.get_single_node()
+        except RecursionError:
+            # PyYAML composes recursively: a thousand nested brackets exhaust the stack.
+            raise PolicyError(
+                source, [f"not valid YAML: nested more than {MAX_POLICY_DEPTH} levels deep"]
+            ) from None
+        if root is None:
+            return None
+        problem = _check_expansion(root)
+        if problem:
+            raise PolicyError(source, [problem])
+        return loader.construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PolicyError(source, [f"not valid YAML{where}: {problem}"]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
+    data = _read_yaml(text, source)
     if not isinstance(data, dict):
         raise PolicyError(source, ["a policy is a mapping with name, version, targets, levels"])
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             path, message = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
             problems += [_located(path, line) for line in message.split("\n")]
         raise PolicyError(source, problems) from None
+    size = len(policy.model_dump_json())
+    if size > MAX_POLICY_JSON_BYTES:
+        raise PolicyError(
+            source,
+            [
+                f"the policy is {size:,} bytes as JSON; at most {MAX_POLICY_JSON_BYTES:,} fit in "
+                "every ticket's history beside the ticket (see docs/input-limits.md)"
+            ],
+        )
+    return policy
 
 
 def read_policy_file(path: Path) -> Policy:
@@ -100,7 +197,9 @@ def read_policy_file(path: Path) -> Policy:
         if size > MAX_POLICY_BYTES:
             raise PolicyError(str(path), [f"the file is {size} bytes; a policy is at most 1 MB"])
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except PolicyError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise PolicyError(str(path), [f"cannot read the file: {exc}"]) from None
     return parse_policy(text, str(path))
 

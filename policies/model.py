@@ -32,8 +32,9 @@ ALWAYS_OPEN = "24x7"
 BUILTIN_ROLES = frozenset({"assignee"})
 """Roles every policy has without declaring them: the ticket's current assignee."""
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_PRIORITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+# \Z, not $: "$" also matches before a trailing newline ("payments\n").
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+_PRIORITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}\Z")
 
 
 def _slug(value: str) -> str:
@@ -163,7 +164,14 @@ class FieldCondition(_Strict):
 
 
 def _condition_kind(value: Any) -> str | None:
-    keys = set(value) if isinstance(value, dict) else set(vars(value)) if value else set()
+    # Anything but a mapping or a condition model (a number, a list) has no kind, so pydantic
+    # reports its "a condition is ..." error at the field instead of a TypeError escaping.
+    if isinstance(value, dict):
+        keys = set(value)
+    elif isinstance(value, BaseModel):
+        keys = set(type(value).model_fields)
+    else:
+        return None
     for kind in ("any", "all", "clock", "field"):
         if kind in keys:
             return kind

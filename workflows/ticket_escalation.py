@@ -86,6 +86,15 @@ class TicketEscalation:
     @workflow.run
     async def run(self, input: TicketInput) -> TicketStatus:
         """Run the ticket until it is resolved; returns its final status."""
+        if input.continued is not None and workflow.info().continued_run_id is None:
+            # Only this workflow's own continue-as-new may hand over a state: from a caller it
+            # would be an arbitrary ticket (any clocks, escalations or policy) nobody opened.
+            raise ApplicationError(
+                f"ticket {input.ticket_id}: continued is internal (the state a ticket carries "
+                "across continue-as-new); leave it unset when opening a ticket",
+                type=INVALID_TICKET,
+                non_retryable=True,
+            )
         self._state = input.continued or await self._open(input)
         self._calendars = policy_calendars(self._state.policy)
         self._published = dict(self._current_search_values()) if input.continued else {}
@@ -146,7 +155,9 @@ class TicketEscalation:
                 non_retryable=True,
             )
         now = workflow.now()
-        opened_at = min(input.opened_at or now, now).astimezone(UTC)
+        opened_at = min(input.opened_at or now, now)
+        # Checked before converting to UTC: astimezone() overflows on a time such as
+        # 0001-01-01T00:00+05:00, and that exception would fail this workflow task forever.
         if opened_at < now - timeouts.MAX_BACKDATE:
             raise ApplicationError(
                 f"ticket {input.ticket_id}: opened_at {opened_at.isoformat()} is more than "
@@ -154,6 +165,7 @@ class TicketEscalation:
                 type=INVALID_TICKET,
                 non_retryable=True,
             )
+        opened_at = opened_at.astimezone(UTC)
         fields = TicketFields.model_validate(
             input.model_dump(include=set(TicketFields.model_fields))
         )
@@ -461,6 +473,15 @@ class TicketEscalation:
     @customer_replied.validator
     def _validate_customer_replied(self, request: CustomerRepliedRequest) -> None:
         self._timed_event("customer_replied", request.at)
+        # In the validator only: a refused update leaves no trace in history, so tickets
+        # already past the limit replay as they ran.
+        state = self._state
+        if state is not None and len(state.escalations) >= timeouts.MAX_ESCALATION_RECORDS:
+            raise _reject(
+                f"customer_replied: ticket {state.fields.ticket_id} already holds "
+                f"{len(state.escalations)} escalation records, the most one ticket keeps "
+                "within Temporal's payload limits; resolve it and open a follow-up ticket"
+            )
 
     @workflow.update
     async def agent_replied(self, request: AgentRepliedRequest) -> TicketStatus:

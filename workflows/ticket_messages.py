@@ -19,8 +19,12 @@ from policies.model import PriorityName, Slug
 from policies.zones import zone
 from workflows.ticket_state import EscalationRecord, TicketState, TicketStateName
 
-_TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# \Z, not $: "$" also matches before a trailing newline, which would let "T-1\n" through.
+_TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+# C0 and C1 controls (the C1 range holds NEL and the 8-bit terminal escape CSI); tab and
+# newline are handled by each type. Unicode's own line and paragraph separators break lines too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"[\n\r\u2028\u2029]")
 
 MAX_TITLE = 500
 MAX_TEXT = 2_000
@@ -36,7 +40,7 @@ def _ticket_id(value: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    if "\n" in value or "\r" in value or _CONTROL.search(value):
+    if _LINE_BREAK.search(value) or _CONTROL.search(value):
         raise ValueError("must be a single line without control characters")
     if not value.strip():
         raise ValueError("must not be blank")

@@ -39,3 +39,9 @@ MAX_HISTORY_EVENTS = 10_000
 # so no clock ever asks a calendar about centuries (a typo such as year 0206 would otherwise
 # make every later workflow task of the ticket fail).
 MAX_BACKDATE = timedelta(days=5 * 366)
+
+# Escalation records one ticket keeps (about 0.4-0.8 KB each in its status and state). Each
+# customer message after a reply starts a next-reply cycle whose levels fire afresh, so a
+# caller alone could grow a ticket past Temporal's 2 MB payload limit, where its status and
+# continue-as-new input no longer fit; past this many, customer_replied is refused instead.
+MAX_ESCALATION_RECORDS = 400
