@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,3 +17,16 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_time_skipping()
     yield env
     await env.shutdown()
+
+
+# Settings the service reads from the environment. A developer's shell may hold real ones (a
+# Temporal Cloud API key, encryption keys): no test may pick them up, and no test may depend
+# on them. Tests that need a setting set it themselves.
+_SERVICE_ENV_PREFIXES = ("TEMPORAL_", "ESCALATIONS_", "SENDGRID_")
+
+
+@pytest.fixture(autouse=True)
+def _no_service_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(_SERVICE_ENV_PREFIXES):
+            monkeypatch.delenv(name)
