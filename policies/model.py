@@ -253,6 +253,78 @@ class QuietHours(_Strict):
     page_any_time: list[PriorityName] = []
 
 
+DEFAULT_SLO_WINDOW = timedelta(days=28)
+DEFAULT_FEEDBACK_WINDOW = timedelta(days=7)
+ObjectivePercent = Annotated[float, BeforeValidator(_percent), Field(gt=0, lt=100)]
+"""An SLO's objective: the share of clocks that must stop within target (95%; never 100%,
+which leaves no error budget)."""
+
+
+class Objective(_Strict):
+    """One service-level objective: ``objective`` of ``priority``'s ``clock`` within target.
+
+    Example: ``{priority: P1, clock: first_response, objective: 95%}`` means 95% of P1 first
+    responses within the P1 first-response target, over the rolling ``window``.
+    """
+
+    priority: PriorityName
+    clock: ClockName
+    objective: ObjectivePercent
+    window: PositiveDuration = DEFAULT_SLO_WINDOW
+
+    @property
+    def key(self) -> str:
+        """A stable name for the objective: ``P1-first_response``."""
+        return f"{self.priority}-{self.clock.value}"
+
+    @property
+    def error_budget(self) -> float:
+        """The share of clocks allowed to miss the target (0.05 for a 95% objective)."""
+        return 1 - self.objective / 100
+
+
+class BurnRateAlert(_Strict):
+    """A multiwindow burn-rate alert (Google SRE workbook, chapter 5).
+
+    It fires when the error budget burns at least ``burn_rate`` times faster than the rate that
+    would use exactly all of it over the objective's window, in both the ``long_window`` and
+    the ``short_window`` (the short one makes it reset soon after the burning stops).
+    """
+
+    long_window: PositiveDuration
+    short_window: PositiveDuration
+    burn_rate: float = Field(gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _short_within_long(self) -> BurnRateAlert:
+        if self.short_window >= self.long_window:
+            raise ValueError("short_window must be shorter than long_window")
+        return self
+
+
+DEFAULT_BURN_RATE_ALERTS = (
+    # The workbook's page-worthy pair for a 28-30 day window: 2% of the budget in one hour.
+    BurnRateAlert(
+        long_window=timedelta(hours=1), short_window=timedelta(minutes=5), burn_rate=14.4
+    ),
+    # 5% of the budget in six hours.
+    BurnRateAlert(
+        long_window=timedelta(hours=6), short_window=timedelta(minutes=30), burn_rate=6.0
+    ),
+)
+
+
+class ServiceLevels(_Strict):
+    """The policy's objectives and who hears when their error budgets burn too fast."""
+
+    objectives: list[Objective] = []
+    notify: list[Slug] | None = Field(default=None, min_length=1)
+    """Roles to alert; unset: the policy's ``manager`` and ``executive`` contacts."""
+    alerts: list[BurnRateAlert] = Field(
+        default_factory=lambda: list(DEFAULT_BURN_RATE_ALERTS), min_length=1
+    )
+
+
 class Policy(_Strict):
     """A complete escalation policy, as loaded from one YAML file."""
 
@@ -267,6 +339,9 @@ class Policy(_Strict):
     levels: list[Level] = Field(min_length=1)
     calendars: dict[Slug, CalendarDefinition] = Field(default_factory=dict)
     quiet_hours: dict[str, QuietHours] = Field(default_factory=dict)
+    feedback_window: PositiveDuration = DEFAULT_FEEDBACK_WINDOW
+    """How long a resolved ticket takes feedback and may be reopened before it closes."""
+    service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
@@ -307,9 +382,30 @@ class Policy(_Strict):
                         f"{where}: priority {prio!r} has no targets; defined: "
                         f"{', '.join(self.targets)}"
                     )
+        problems += self._service_level_problems(roles)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _service_level_problems(self, roles: set[str]) -> list[str]:
+        levels = self.service_levels
+        problems = [
+            f"service_levels.notify: unknown role {role!r}; known roles: {', '.join(sorted(roles))}"
+            for role in levels.notify or []
+            if role not in roles
+        ]
+        seen: set[str] = set()
+        for i, objective in enumerate(levels.objectives):
+            where = f"service_levels.objectives.{i}"
+            if objective.priority not in self.targets:
+                problems.append(
+                    f"{where}.priority: {objective.priority!r} has no targets; defined: "
+                    f"{', '.join(self.targets)}"
+                )
+            if objective.key in seen:
+                problems.append(f"{where}: a second objective for {objective.key}")
+            seen.add(objective.key)
+        return problems
 
     def _quiet_hours_problems(self, roles: set[str], calendars: set[str]) -> list[str]:
         problems: list[str] = []
@@ -340,6 +436,12 @@ class Policy(_Strict):
             if key.lower() == address.lower():
                 return quiet
         return self.quiet_hours.get(role)
+
+    def slo_alert_roles(self) -> list[str]:
+        """The roles an error-budget alert notifies."""
+        if self.service_levels.notify is not None:
+            return list(self.service_levels.notify)
+        return [role for role in ("manager", "executive") if role in self.contacts]
 
     def priority_rank(self, priority: str) -> int:
         """0 for the most urgent priority (the first under ``targets``)."""

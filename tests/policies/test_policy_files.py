@@ -115,3 +115,48 @@ def test_durations_longer_than_a_year_are_refused_with_their_field() -> None:
 
     with pytest.raises(ValueError, match="longest allowed duration"):
         parse_duration("99999999999w")
+
+
+def test_service_levels_and_feedback_window_have_defaults() -> None:
+    policy = parse_policy(VALID, "p.yaml")
+    assert policy.feedback_window.days == 7
+    assert policy.service_levels.objectives == []
+    assert policy.slo_alert_roles() == ["manager"]  # manager and executive, those declared
+    assert [a.burn_rate for a in policy.service_levels.alerts] == [14.4, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("service_levels", "message"),
+    [
+        (
+            "{objectives: [{priority: P9, clock: resolution, objective: 95%}]}",
+            r"service_levels\.objectives\.0\.priority: 'P9' has no targets; defined: P1, P2",
+        ),
+        (
+            "{objectives: [{priority: P1, clock: resolution, objective: 100%}]}",
+            r"service_levels\.objectives\.0\.objective",
+        ),
+        (
+            "{objectives: [{priority: P1, clock: uptime, objective: 95%}]}",
+            r"service_levels\.objectives\.0\.clock",
+        ),
+        (
+            "{objectives: [{priority: P1, clock: resolution, objective: 95%},"
+            " {priority: P1, clock: resolution, objective: 90%}]}",
+            r"service_levels\.objectives\.1: a second objective for P1-resolution",
+        ),
+        ("{notify: [cfo]}", r"service_levels\.notify: unknown role 'cfo'"),
+        (
+            "{alerts: [{long_window: 5m, short_window: 1h, burn_rate: 2}]}",
+            r"short_window must be shorter than long_window",
+        ),
+    ],
+)
+def test_service_level_errors_name_the_field(service_levels: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(VALID + f"service_levels: {service_levels}\n", "p.yaml")
+
+
+def test_feedback_window_must_be_positive() -> None:
+    with pytest.raises(PolicyError, match="feedback_window"):
+        parse_policy(VALID + "feedback_window: 0s\n", "p.yaml")
