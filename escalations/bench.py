@@ -75,6 +75,7 @@ levels:
     when: {clock: resolution, after_breach: 2s}
     notify: [manager]
     repeat: {every: 1s, times: 2}
+feedback_window: 1s   # the ticket closes a second after it is resolved
 """
 NOTIFY_ACTIVITY = "send_notification"
 IN_FLIGHT = 32  # concurrent client calls: enough to keep the server busy, below its limits

@@ -27,8 +27,10 @@ from workflows.ticket_messages import (
     AgentRepliedRequest,
     ChangePriorityRequest,
     CustomerRepliedRequest,
+    FeedbackRequest,
     PauseRequest,
     ReassignRequest,
+    ReopenRequest,
     ResolveRequest,
     TicketId,
     TicketInput,
@@ -163,6 +165,22 @@ def _resolve(args: argparse.Namespace) -> Action:
     return lambda client: client.resolve(ticket_id, request)
 
 
+def _feedback(args: argparse.Namespace) -> Action:
+    request = build_request(
+        FeedbackRequest, {"csat": args.csat, "comment": args.comment, "at": args.at}, {}
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.feedback(ticket_id, request)
+
+
+def _reopen(args: argparse.Namespace) -> Action:
+    request = build_request(
+        ReopenRequest, {"by": args.by, "reason": args.reason, "at": args.at}, {}
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.reopen(ticket_id, request)
+
+
 def _pause(args: argparse.Namespace) -> Action:
     request = build_request(PauseRequest, {"reason": args.reason}, {})
     ticket_id = ticket_id_argument(args.id)
@@ -270,6 +288,22 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
     )
     p.add_argument("--note", help="resolution note")
+
+    p = command("feedback", _feedback, "the customer rated a resolved ticket (CSAT 1-5)")
+    p.add_argument("--csat", required=True, type=int, metavar="1-5", help="the rating")
+    p.add_argument("--comment", help="the customer's comment")
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
+
+    p = command(
+        "reopen", _reopen, "a resolved ticket needs more work: its resolution clock runs again"
+    )
+    p.add_argument("--by", required=True, help="who reopened it")
+    p.add_argument("--reason", required=True, help="why, e.g. 'the fix did not hold'")
+    p.add_argument(
+        "--at", type=aware_datetime, metavar="ISO8601", help="when, if not now (ISO 8601 with zone)"
+    )
 
     p = command("pause", _pause, "waiting on the customer: hold clocks and escalations")
     p.add_argument("--reason", required=True, help="why, e.g. 'waiting for logs'")

@@ -43,8 +43,10 @@ from workflows.ticket_messages import (
     AgentRepliedRequest,
     ChangePriorityRequest,
     CustomerRepliedRequest,
+    FeedbackRequest,
     PauseRequest,
     ReassignRequest,
+    ReopenRequest,
     ResolveRequest,
     ResumeRequest,
     TicketInput,
@@ -194,6 +196,14 @@ class TicketClient:
     async def resolve(self, ticket_id: str, request: ResolveRequest) -> TicketStatus:
         """The ticket is solved: stops every clock and ends its escalations."""
         return await self._update(ticket_id, "resolve", request)
+
+    async def feedback(self, ticket_id: str, request: FeedbackRequest) -> TicketStatus:
+        """The customer's rating (CSAT 1-5) of a resolved ticket, within its feedback window."""
+        return await self._update(ticket_id, "feedback", request)
+
+    async def reopen(self, ticket_id: str, request: ReopenRequest) -> TicketStatus:
+        """A resolved ticket needs more work: its resolution clock and escalations resume."""
+        return await self._update(ticket_id, "reopen", request)
 
     async def pause(self, ticket_id: str, request: PauseRequest) -> TicketStatus:
         """Waiting on the customer: clocks stop and escalations are held."""

@@ -78,6 +78,14 @@ class SlaClock(BaseModel):
                 last.end = at
         self.stopped_at = at
 
+    def reopen(self, at: datetime) -> None:
+        """Count again from ``at`` after a stop (a resolved ticket reopened): the time between
+        the stop and ``at`` counts nothing, and the time counted before it is kept."""
+        if not self.stopped:
+            return
+        self.stopped_at = None
+        self.segments.append(ClockSegment(start=at, calendar=self.calendar))
+
     def retarget(self, target: timedelta, calendar: str, at: datetime) -> None:
         """Change target and calendar at ``at``, keeping the business time already elapsed."""
         was_running = self.running

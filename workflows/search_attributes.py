@@ -1,7 +1,9 @@
 """The search attributes operators filter tickets by in the Temporal Web UI.
 
 Registered by ``escalations dev`` and the worker at start-up; documented in the README. The dev
-server's SQLite visibility allows 10 Keyword, 3 Datetime and 3 Bool attributes per namespace.
+server's SQL visibility allows, per namespace, 10 Keyword, 3 KeywordList and 3 each of Int,
+Double, Bool and Datetime attributes; these use 7 Keyword, 2 KeywordList, 3 Int, 1 Double,
+3 Bool and 3 Datetime.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ RESOLUTION_DUE_AT = SearchAttributeKey.for_datetime("ResolutionDueAt")
 RESPONSE_BREACHED = SearchAttributeKey.for_bool("ResponseBreached")
 RESOLUTION_BREACHED = SearchAttributeKey.for_bool("ResolutionBreached")
 
-ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
+# Since the reporting release (patch "sla-reporting" in TicketEscalation): what a ticket took,
+# so that operators can filter on outcomes and reports can group by them.
+POLICY = SearchAttributeKey.for_keyword("Policy")
+OPENED_AT = SearchAttributeKey.for_datetime("OpenedAt")
+FIRST_RESPONSE_SECONDS = SearchAttributeKey.for_int("FirstResponseSeconds")
+RESOLUTION_SECONDS = SearchAttributeKey.for_int("ResolutionSeconds")
+PAUSED_SECONDS = SearchAttributeKey.for_int("PausedSeconds")
+REOPENED = SearchAttributeKey.for_bool("Reopened")
+CSAT = SearchAttributeKey.for_float("Csat")
+ESCALATION_LEVELS = SearchAttributeKey.for_keyword_list("EscalationLevels")
+BREACHED_CLOCKS = SearchAttributeKey.for_keyword_list("BreachedClocks")
+
+BASE_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     TICKET_ID,
     PRIORITY,
     TEAM,
@@ -34,16 +48,36 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     RESPONSE_BREACHED,
     RESOLUTION_BREACHED,
 )
+"""The attributes every ticket publishes."""
 
-SearchValue = str | datetime | bool | None
+REPORTING_KEYS: tuple[SearchAttributeKey[Any], ...] = (
+    POLICY,
+    OPENED_AT,
+    FIRST_RESPONSE_SECONDS,
+    RESOLUTION_SECONDS,
+    PAUSED_SECONDS,
+    REOPENED,
+    CSAT,
+    ESCALATION_LEVELS,
+    BREACHED_CLOCKS,
+)
+"""Published by tickets that run the reporting code (opened, or continued as new, since)."""
+
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = BASE_KEYS + REPORTING_KEYS
+"""Every attribute to register on a namespace."""
+
+SearchValue = str | datetime | bool | int | float | list[str] | None
 
 
 def changed_updates(
-    previous: dict[str, SearchValue], current: dict[str, SearchValue]
+    previous: dict[str, SearchValue],
+    current: dict[str, SearchValue],
+    keys: tuple[SearchAttributeKey[Any], ...] = BASE_KEYS,
 ) -> list[SearchAttributeUpdate[Any]]:
-    """Updates for the attributes whose value changed (each upsert costs a history event)."""
+    """Updates for the attributes of ``keys`` whose value changed (each upsert costs a history
+    event)."""
     updates: list[SearchAttributeUpdate[Any]] = []
-    for key in ALL_KEYS:
+    for key in keys:
         value = current.get(key.name)
         if key.name in previous and previous[key.name] == value:
             continue

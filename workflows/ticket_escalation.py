@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
     from policies.contacts import recipients_by_role, split_by_quiet_hours
     from policies.ladder import describe_condition
-    from policies.model import Policy
+    from policies.model import ClockName, Policy
     from workflows import search_attributes as sa
     from workflows import timeouts
     from workflows.ticket_details import current_details
@@ -35,15 +35,19 @@ with workflow.unsafe.imports_passed_through():
         AgentRepliedRequest,
         ChangePriorityRequest,
         CustomerRepliedRequest,
+        FeedbackRequest,
         PauseRequest,
         ReassignRequest,
+        ReopenRequest,
         ResolveRequest,
         ResumeRequest,
         TicketInput,
         TicketStatus,
         UpdateImpactRequest,
         build_status,
+        feedback_closes_at,
     )
+    from workflows.ticket_outcome import OUTCOME_MEMO, TicketOutcome
     from workflows.ticket_state import (
         Delivery,
         DueLevel,
@@ -61,6 +65,12 @@ DELIVERY_DOES_NOT_WAKE = "delivery-does-not-wake"
 """Since issue 4: a finished delivery no longer restarts the ticket's timer."""
 LOCAL_POLICY_LOAD = "local-policy-load"
 """Since issue 4: the policy is loaded by a local activity."""
+SLA_REPORTING = "sla-reporting"
+"""Since issue 6: the ticket publishes its outcome (memo ``sla_outcome``) and the reporting
+search attributes."""
+FEEDBACK_WINDOW = "feedback-window"
+"""Since issue 6: a resolved ticket stays open for feedback and reopening until the policy's
+feedback window closes, instead of completing at once."""
 INVALID_UPDATE = "InvalidUpdate"
 
 
@@ -80,6 +90,8 @@ class TicketEscalation:
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._published: dict[str, sa.SearchValue] = {}
         self._details = ""
+        self._reporting = False
+        self._published_outcome = ""
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -98,22 +110,48 @@ class TicketEscalation:
         self._state = input.continued or await self._open(input)
         self._calendars = policy_calendars(self._state.policy)
         self._published = dict(self._current_search_values()) if input.continued else {}
+        self._reporting = workflow.patched(SLA_REPORTING)
         state = self._state
-        while not state.resolved:
-            self._fire_due_levels()
-            self._release_held_notices()
+        while True:
+            while not state.resolved:
+                self._fire_due_levels()
+                self._release_held_notices()
+                self._publish()
+                if self._should_continue_as_new():
+                    await workflow.wait_condition(
+                        lambda: not self._deliveries and workflow.all_handlers_finished()
+                    )
+                    workflow.continue_as_new(self._continued_input(input))
+                await self._sleep_until_next_change()
+            await workflow.wait_condition(
+                lambda: not self._deliveries and workflow.all_handlers_finished()
+            )
             self._publish()
-            if self._should_continue_as_new():
+            if not workflow.patched(FEEDBACK_WINDOW) or not await self._feedback_window():
+                return self._status()
+
+    async def _feedback_window(self) -> bool:
+        """Keep a resolved ticket for feedback until its window closes.
+
+        Returns:
+            True if it was reopened (its clocks and escalations run again), False when the
+            window closed.
+        """
+        state = self._require_state()
+        closes_at = feedback_closes_at(state)
+        while state.resolved and closes_at is not None and workflow.now() < closes_at:
+            self._changed = False
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: not self._deliveries and workflow.all_handlers_finished()
+                    lambda: self._changed,
+                    timeout=closes_at - workflow.now(),
+                    timeout_summary="until the feedback window closes",
                 )
-                workflow.continue_as_new(self._continued_input(input))
-            await self._sleep_until_next_change()
-        await workflow.wait_condition(
-            lambda: not self._deliveries and workflow.all_handlers_finished()
-        )
+            self._publish()
+        # Feedback accepted just before the window closed is recorded before the ticket ends.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         self._publish()
-        return self._status()
+        return not state.resolved
 
     async def _open(self, input: TicketInput) -> TicketState:
         request = LoadPolicyRequest(name=input.policy)
@@ -339,11 +377,33 @@ class TicketEscalation:
     def _publish(self) -> None:
         status = self._status()
         current = self._current_search_values(status)
-        updates = sa.changed_updates(self._published, current)
+        keys = sa.BASE_KEYS
+        outcome: TicketOutcome | None = None
+        if self._reporting:
+            outcome = self._require_state().outcome(workflow.now(), self._calendars)
+            current.update(_reporting_search_values(outcome))
+            keys = sa.ALL_KEYS
+        updates = sa.changed_updates(self._published, current, keys)
         if updates:
             workflow.upsert_search_attributes(updates)
             self._published = current
+        if outcome is not None:
+            self._publish_outcome(outcome)
         self._show(current_details(status))
+
+    def _publish_outcome(self, outcome: TicketOutcome) -> None:
+        # The memo changes only when the outcome does: not for the seconds a running clock or
+        # an open pause adds between wake-ups (readers take those as of ``as_of``).
+        data = outcome.model_dump(mode="json", exclude={"as_of"})
+        for clock in data["clocks"].values():
+            if clock["stopped_at"] is None:
+                del clock["business_seconds"]
+        if outcome.pauses and outcome.pauses[-1].end is None:
+            del data["paused_seconds"]
+        fingerprint = repr(data)
+        if fingerprint != self._published_outcome:
+            workflow.upsert_memo({OUTCOME_MEMO: outcome})
+            self._published_outcome = fingerprint
 
     def _show(self, details: str) -> None:
         # Every payload a workflow task sends costs the worker a trip through the sandbox's
@@ -420,6 +480,53 @@ class TicketEscalation:
         self._timed_event("acknowledge", request.at)
 
     @workflow.update
+    async def feedback(self, request: FeedbackRequest) -> TicketStatus:
+        """The customer's rating (CSAT 1-5) during the feedback window after resolution."""
+        state = await self._ready()
+        self._validate_feedback(request)
+        state.feedback(request.csat, request.comment, self._event_time(request.at, "feedback"))
+        return self._mark_changed()
+
+    @feedback.validator
+    def _validate_feedback(self, request: FeedbackRequest) -> None:
+        self._require_feedback_window("feedback")
+        self._event_time(request.at, "feedback")
+
+    @workflow.update
+    async def reopen(self, request: ReopenRequest) -> TicketStatus:
+        """A resolved ticket needs more work: the resolution clock and escalations resume."""
+        state = await self._ready()
+        self._validate_reopen(request)
+        at = self._event_time(request.at, "reopen")
+        state.reopen(request.by, at, request.reason)
+        return self._mark_changed()
+
+    @reopen.validator
+    def _validate_reopen(self, request: ReopenRequest) -> None:
+        state = self._require_feedback_window("reopen")
+        at = self._event_time(request.at, "reopen")
+        if state.resolved_at is not None and at < state.resolved_at:
+            raise _reject(
+                f"reopen.at {at.isoformat()} is before the ticket was resolved "
+                f"({state.resolved_at.isoformat()})"
+            )
+
+    def _require_feedback_window(self, what: str) -> TicketState:
+        state = self._require_state()
+        if not state.resolved:
+            raise _reject(
+                f"{what}: ticket {state.fields.ticket_id} is not resolved (it is "
+                f"{state.state.value}); {what} applies to resolved tickets"
+            )
+        closes_at = feedback_closes_at(state)
+        if closes_at is not None and workflow.now() >= closes_at:
+            raise _reject(
+                f"{what}: the feedback window of ticket {state.fields.ticket_id} closed at "
+                f"{closes_at.isoformat()}"
+            )
+        return state
+
+    @workflow.update
     async def resolve(self, request: ResolveRequest) -> TicketStatus:
         """The ticket is solved: stops every clock and ends escalations."""
         state = await self._ready()
@@ -430,7 +537,13 @@ class TicketEscalation:
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveRequest) -> None:
-        self._timed_event("resolve", request.at)
+        at = self._timed_event("resolve", request.at)
+        state = self._state
+        if state is not None and state.reopens and at < state.reopens[-1].at:
+            raise _reject(
+                f"resolve.at {at.isoformat()} is before the ticket was reopened "
+                f"({state.reopens[-1].at.isoformat()})"
+            )
 
     @workflow.update
     async def pause(self, request: PauseRequest) -> TicketStatus:
@@ -536,6 +649,34 @@ class TicketEscalation:
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
         self._require_open("reassign")
+
+
+def _reporting_search_values(outcome: TicketOutcome) -> dict[str, sa.SearchValue]:
+    """The search attributes that let operators filter on outcomes (see README)."""
+    response = outcome.clocks.get(ClockName.FIRST_RESPONSE)
+    resolution = outcome.clocks.get(ClockName.RESOLUTION)
+    closed_pauses = [p for p in outcome.pauses if p.end is not None]
+    paused = sum((p.end - p.start).total_seconds() for p in closed_pauses if p.end is not None)
+    breached = [name.value for name, clock in outcome.clocks.items() if clock.breached]
+    if outcome.next_reply_breaches and ClockName.NEXT_REPLY.value not in breached:
+        breached.append(ClockName.NEXT_REPLY.value)
+    return {
+        sa.POLICY.name: outcome.policy,
+        sa.OPENED_AT.name: outcome.opened_at,
+        sa.FIRST_RESPONSE_SECONDS.name: (
+            round(response.business_seconds) if response and response.stopped else None
+        ),
+        sa.RESOLUTION_SECONDS.name: (
+            round(resolution.business_seconds)
+            if resolution and resolution.stopped and outcome.resolved
+            else None
+        ),
+        sa.PAUSED_SECONDS.name: round(paused) if closed_pauses else None,
+        sa.REOPENED.name: bool(outcome.reopens),
+        sa.CSAT.name: float(outcome.csat) if outcome.csat is not None else None,
+        sa.ESCALATION_LEVELS.name: sorted(outcome.escalations) or None,
+        sa.BREACHED_CLOCKS.name: sorted(breached) or None,
+    }
 
 
 __all__ = ["TicketEscalation", "TicketStateName"]

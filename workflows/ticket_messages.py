@@ -17,6 +17,7 @@ from policies.calendar import CalendarSet
 from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
 from policies.zones import zone
+from workflows.ticket_outcome import Reopen
 from workflows.ticket_state import EscalationRecord, TicketState, TicketStateName
 
 # \Z, not $: "$" also matches before a trailing newline, which would let "T-1\n" through.
@@ -162,6 +163,20 @@ class ReassignRequest(_Message):
         return self
 
 
+class FeedbackRequest(_Timed):
+    """The customer's rating of a resolved ticket (CSAT), during its feedback window."""
+
+    csat: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
+    comment: Text | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class ReopenRequest(_Timed):
+    """A resolved ticket needs more work: its resolution clock and escalations resume."""
+
+    by: OneLine = Field(max_length=200)
+    reason: OneLine = Field(max_length=500)
+
+
 class ClockStatus(_Message):
     """One SLA clock as the ``status`` query shows it. Times are business time on
     ``calendar``; ``due_at`` is UTC and ``due_at_local`` the same instant in the calendar's
@@ -210,6 +225,10 @@ class TicketStatus(_Message):
     next_escalation_at: datetime | None
     next_escalation_level: str | None
     escalations: list[EscalationRecord]
+    reopens: list[Reopen] = []
+    csat: int | None = None
+    feedback_comment: str | None = None
+    feedback_closes_at: datetime | None = None
 
 
 def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> TicketStatus:
@@ -263,4 +282,15 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         next_escalation_at=wake[0] if wake else None,
         next_escalation_level=wake[1].removeprefix("level ") if wake else None,
         escalations=list(state.escalations),
+        reopens=list(state.reopens),
+        csat=state.csat,
+        feedback_comment=state.feedback_comment,
+        feedback_closes_at=feedback_closes_at(state),
     )
+
+
+def feedback_closes_at(state: TicketState) -> datetime | None:
+    """When a resolved ticket's feedback window ends (it takes feedback and reopens until then)."""
+    if not state.resolved or state.resolved_at is None:
+        return None
+    return state.resolved_at + state.policy.feedback_window

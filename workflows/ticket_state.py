@@ -8,7 +8,7 @@ here, free of Temporal, lets them be tested without a server.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -25,6 +25,18 @@ from policies.ladder import (
     next_fire_at,
 )
 from policies.model import ClockName, Level, Policy
+from workflows.ticket_outcome import (
+    ClockOutcome,
+    Pause,
+    Reopen,
+    TicketOutcome,
+    escalation_counts,
+    paused_seconds,
+)
+
+# A pause this soon after a customer message is flagged in reports: the customer had just
+# answered, so waiting on them is doubtful.
+PAUSE_AFTER_REPLY = timedelta(minutes=5)
 
 
 class _Message(BaseModel):
@@ -126,6 +138,11 @@ class TicketState(_Message):
     next_reply_breaches: int = 0
     last_customer_reply_at: datetime | None = None
     last_agent_reply_at: datetime | None = None
+    pauses: list[Pause] = []
+    reopens: list[Reopen] = []
+    csat: int | None = None
+    feedback_comment: str | None = None
+    feedback_at: datetime | None = None
 
     @classmethod
     def open(
@@ -195,8 +212,24 @@ class TicketState(_Message):
                     }
                 )
         self.resolved_at, self.resolved_by, self.resolution_note = at, by, note
+        self._end_pause(max(at, self.paused_at) if self.paused_at else at)
         self.paused_reason = None
+        self.paused_at = None
         self.state = TicketStateName.RESOLVED
+
+    def reopen(self, by: str, at: datetime, reason: str) -> None:
+        """A resolved ticket needs more work: its resolution clock counts again from ``at``
+        (the time it spent resolved counts nothing) and its escalations resume."""
+        if not self.resolved or self.resolved_at is None:
+            return
+        self.reopens.append(Reopen(at=at, by=by, reason=reason, resolved_at=self.resolved_at))
+        self.clocks[ClockName.RESOLUTION].reopen(at)
+        self.resolved_at = self.resolved_by = self.resolution_note = None
+        self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
+
+    def feedback(self, csat: int, comment: str | None, at: datetime) -> None:
+        """The customer rated the resolution; a later rating replaces an earlier one."""
+        self.csat, self.feedback_comment, self.feedback_at = csat, comment, at
 
     def pause(self, reason: str, now: datetime) -> None:
         """Stop every running clock and hold escalations until :meth:`resume`."""
@@ -205,15 +238,30 @@ class TicketState(_Message):
         self.paused_at = now
         self.paused_reason = reason
         self.state = TicketStateName.PAUSED
+        replied = self.last_customer_reply_at
+        self.pauses.append(
+            Pause(
+                start=now,
+                reason=reason,
+                after_customer_reply=replied is not None
+                and timedelta(0) <= now - replied <= PAUSE_AFTER_REPLY,
+            )
+        )
 
     def resume(self, now: datetime) -> None:
         """Restart the clocks that were running before the pause."""
         for clock in self.clocks.values():
             if clock.started:  # a next-reply clock between customer messages stays idle
                 clock.start(now)
+        self._end_pause(now)
         self.paused_reason = None
         self.paused_at = None
         self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
+
+    def _end_pause(self, at: datetime) -> None:
+        if self.pauses and self.pauses[-1].end is None:
+            last = self.pauses[-1]
+            self.pauses[-1] = last.model_copy(update={"end": max(at, last.start)})
 
     def change_priority(self, priority: str, now: datetime) -> None:
         """Re-target the clocks that still count on ``priority``'s targets and calendar."""
@@ -451,3 +499,35 @@ class TicketState(_Message):
         if record.cycle:
             key += f":c{record.cycle}"
         return f"{key}:{record.part}" if record.part else key
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def outcome(self, now: datetime, calendars: CalendarSet) -> TicketOutcome:
+        """What reports need of this ticket, as of ``now``."""
+        f = self.fields
+        return TicketOutcome(
+            as_of=now,
+            ticket_id=f.ticket_id,
+            priority=f.priority,
+            team=f.team,
+            customer=f.customer,
+            policy=self.policy.name,
+            policy_version=self.policy.version,
+            state=self.state.value,
+            opened_at=self.opened_at,
+            first_response_at=self.acknowledged_at,
+            resolved_at=self.resolved_at,
+            clocks={
+                name: ClockOutcome.of(clock, calendars, now)
+                for name, clock in self.clocks.items()
+                if clock.started
+            },
+            next_reply_cycles=self.next_reply_cycles,
+            next_reply_breaches=self.next_reply_breaches,
+            pauses=list(self.pauses),
+            paused_seconds=paused_seconds(self.pauses, now),
+            escalations=escalation_counts([r.level for r in self.escalations]),
+            reopens=list(self.reopens),
+            csat=self.csat,
+            feedback_at=self.feedback_at,
+        )

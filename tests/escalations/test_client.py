@@ -263,6 +263,7 @@ async def test_updates_on_an_unknown_ticket_raise_not_found(tickets: TicketClien
 async def test_updates_change_the_ticket_and_status_survives_resolve(
     tickets: TicketClient,
     new_ticket: NewTicket,
+    time_skipping_env: WorkflowEnvironment,
 ) -> None:
     ticket = new_ticket(priority="P2")
     ticket_id = ticket.ticket_id
@@ -281,6 +282,9 @@ async def test_updates_change_the_ticket_and_status_survives_resolve(
     assert moved.assignee == "bob@example.com"
     resolved = await tickets.resolve(ticket_id, ResolveRequest(by="Bob", note="fixed"))
     assert resolved.state == TicketStateName.RESOLVED
+    # The ticket takes feedback for a week after resolve, then completes.
+    assert resolved.feedback_closes_at is not None
+    await time_skipping_env.sleep(timedelta(days=7, minutes=1))
     handle = tickets.client.get_workflow_handle(workflow_id_for(ticket_id))
     await handle.result()
     after = await tickets.status(ticket_id)

@@ -46,9 +46,11 @@ async def assert_alive(live: LiveTickets, handle: WorkflowHandle[Any, Any]) -> T
     await live.assert_no_task_failures(handle)
     running = await live.running(handle)
     if status.state == TicketStateName.RESOLVED:
-        assert not running
+        # A resolved ticket stays open for feedback until its window closes, then completes.
+        assert status.feedback_closes_at is not None
         final = live.env.client.get_workflow_handle(handle.id, result_type=TicketStatus)
         assert (await final.result()).state == TicketStateName.RESOLVED
+        assert not await live.running(handle)
     else:
         assert running
     return status

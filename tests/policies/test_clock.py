@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.calendar import builtin_calendars
+from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
 from policies.clock import SlaClock
 from policies.durations import format_duration, parse_duration
+from policies.loader import default_policy_dir, load_named_policy
 
 CALENDARS = builtin_calendars()
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -86,3 +87,45 @@ def test_pause_across_the_due_time_defers_it_by_the_pause() -> None:
 def test_durations_round_trip(total_seconds: int) -> None:
     value = timedelta(seconds=total_seconds)
     assert parse_duration(format_duration(value)) == value
+
+
+@given(
+    st.lists(st.tuples(seconds, seconds, seconds), min_size=1, max_size=5),
+    st.sampled_from(["24x7", "support-hours"]),
+)
+def test_time_resolved_between_reopenings_never_counts(
+    cycles: list[tuple[int, int, int]], calendar: str
+) -> None:
+    # A ticket resolved, reopened, resolved again...: only the worked spans count, each on
+    # the clock's calendar, and the due time moves by exactly the time spent resolved.
+    calendars = _with_business_hours()
+    clock = SlaClock(target=timedelta(hours=4), calendar=calendar)
+    now = T0
+    clock.start(now)
+    worked = timedelta(0)
+    for work, resolved_for, _ in cycles:
+        end = now + timedelta(seconds=work)
+        worked += calendars[calendar].elapsed(now, end)
+        clock.stop(end)
+        now = end + timedelta(seconds=resolved_for)
+        assert clock.elapsed(now, calendars) == worked
+        clock.reopen(now)
+        assert clock.running
+        assert not clock.stopped
+    assert clock.elapsed(now, calendars) == worked
+    due = clock.due_at(calendars)
+    if worked < clock.target:
+        assert due is not None
+        assert due == calendars[calendar].add(now, clock.target - worked)
+
+
+def test_reopen_of_a_running_clock_changes_nothing() -> None:
+    clock = new_clock()
+    clock.reopen(T0 + timedelta(hours=1))
+    assert len(clock.segments) == 1
+    assert clock.elapsed(T0 + timedelta(hours=2), CALENDARS) == timedelta(hours=2)
+
+
+def _with_business_hours() -> CalendarSet:
+    policy = load_named_policy(default_policy_dir(), "default")
+    return policy_calendars(policy)

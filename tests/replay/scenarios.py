@@ -25,8 +25,10 @@ from workflows.ticket_messages import (
     AgentRepliedRequest,
     ChangePriorityRequest,
     CustomerRepliedRequest,
+    FeedbackRequest,
     PauseRequest,
     ReassignRequest,
+    ReopenRequest,
     ResolveRequest,
     ResumeRequest,
     TicketStatus,
@@ -59,7 +61,8 @@ Scenario = Callable[[Recording], Awaitable[Handle]]
 
 
 async def every_update(rec: Recording) -> Handle:
-    """A P2 ticket that fires levels, takes every update, repeats, and is resolved."""
+    """A P2 ticket that fires levels, takes every update, repeats, is resolved, reopened,
+    resolved again and rated, and closes when its feedback window ends."""
     env = rec.env
     handle = await rec.open_ticket(priority="P2")
     await env.sleep(timedelta(minutes=50))  # response-at-risk (75% of 1h)
@@ -78,6 +81,16 @@ async def every_update(rec: Recording) -> Handle:
         TicketEscalation.reassign, ReassignRequest(team="platform", assignee="sre@example.com")
     )
     await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="sre", note="fixed"))
+    # The feedback window: reopened an hour later, resolved again, rated; then it closes.
+    await env.sleep(timedelta(hours=1))
+    await handle.execute_update(
+        TicketEscalation.reopen, ReopenRequest(by="buyer@acme.example", reason="still failing")
+    )
+    await env.sleep(timedelta(minutes=30))
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="sre", note="again"))
+    await handle.execute_update(
+        TicketEscalation.feedback, FeedbackRequest(csat=4, comment="slow, but fixed")
+    )
     return handle
 
 

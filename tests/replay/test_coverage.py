@@ -30,6 +30,8 @@ UPDATES = (
     "reassign",
     "customer_replied",
     "agent_replied",
+    "feedback",
+    "reopen",
 )
 
 Event = dict[str, Any]

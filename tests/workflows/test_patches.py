@@ -7,7 +7,14 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import EventType
 
 from tests.workflows.conftest import Harness
-from workflows.ticket_escalation import DELIVERY_DOES_NOT_WAKE, LOCAL_POLICY_LOAD
+from workflows.ticket_escalation import (
+    DELIVERY_DOES_NOT_WAKE,
+    FEEDBACK_WINDOW,
+    LOCAL_POLICY_LOAD,
+    SLA_REPORTING,
+    TicketEscalation,
+)
+from workflows.ticket_messages import ResolveRequest
 
 
 async def test_a_delivered_notice_no_longer_restarts_the_timer(harness: Harness) -> None:
@@ -47,3 +54,27 @@ async def test_the_policy_is_loaded_by_a_local_activity(harness: Harness) -> Non
     assert any(
         m.marker_recorded_event_attributes.marker_name == "core_local_activity" for m in markers
     )
+
+
+async def test_new_tickets_publish_outcomes_and_wait_for_feedback(harness: Harness) -> None:
+    # Old tickets (histories without these markers) keep completing at resolve and publish no
+    # outcome: tests/replay replays every-update-v5.json, recorded before both patches.
+    handle = await harness.open()
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="ann"))
+    await handle.result()
+    events = [e async for e in handle.fetch_history_events()]
+    markers = " ".join(
+        str(e.marker_recorded_event_attributes)
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    )
+    assert SLA_REPORTING in markers
+    assert FEEDBACK_WINDOW in markers
+    kinds = {e.event_type for e in events}
+    assert EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED in kinds  # the outcome memo
+    timers = [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    assert timers[-1] > timedelta(days=6, hours=23)  # the week-long feedback window
