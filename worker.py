@@ -21,10 +21,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
+from activities.slo import SloActivities
+from activities.slo_email import build_prepared_sender
 from escalations.argument_count import ArgumentCountInterceptor
 from escalations.config import ConfigError, Settings, load_settings
 from escalations.temporal import connect, ensure_search_attributes
+from workflows.slo_alert import SloBudgetAlert
+from workflows.slo_monitor import SloMonitor
 from workflows.ticket_escalation import TicketEscalation
+from workflows.weekly_report import WeeklySloReport
 
 log = logging.getLogger("escalations.worker")
 
@@ -43,11 +48,31 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         delivery_ledger=settings.delivery_ledger,
     )
     policies = PolicyActivities(settings.policy_dir)
+    # The SLO jobs read visibility and start alert episodes through the worker's own client.
+    slo = SloActivities(
+        client,
+        settings.policy_dir,
+        build_prepared_sender(
+            api_key=settings.sendgrid_api_key,
+            sendgrid_host=settings.sendgrid_host,
+            from_address=settings.sendgrid_from,
+            outbox_dir=settings.outbox_dir,
+            delivery_ledger=settings.delivery_ledger,
+        ),
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TicketEscalation],
-        activities=[policies.load_policy, notifications.send_notification],
+        workflows=[TicketEscalation, SloMonitor, SloBudgetAlert, WeeklySloReport],
+        activities=[
+            policies.load_policy,
+            notifications.send_notification,
+            slo.evaluate_slo,
+            slo.open_slo_alert,
+            slo.close_slo_alert,
+            slo.send_slo_alert,
+            slo.send_weekly_report,
+        ],
         activity_executor=executor,
         interceptors=[ArgumentCountInterceptor()],
         **worker_tuning(settings),

@@ -25,7 +25,7 @@ from activities.models import DeliveryResult, NotificationRequest
 
 # Header lines up to RFC 5322's hard limit rather than the advised 78: a long key has no space
 # to fold at, and Python's parser reads such a folded value back with a leading space.
-_FILE_POLICY = policy.default.clone(max_line_length=998)
+FILE_POLICY = policy.default.clone(max_line_length=998)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_NAME_STEM = 80
 _MAX_HEADER_VALUE = 500
@@ -76,7 +76,7 @@ class OutboxWriter:
     def build_message(self, request: NotificationRequest) -> EmailMessage:
         """The email for a notice, with the escalation headers a reader or script can filter on."""
         rendered = render_email(request)
-        message = EmailMessage(policy=_FILE_POLICY)
+        message = EmailMessage(policy=FILE_POLICY)
         message["From"] = self._from_address
         message["To"] = ", ".join(request.recipients)
         message["Subject"] = rendered.subject
@@ -105,7 +105,17 @@ class OutboxWriter:
                 message_id=message_id,
                 detail=f"already written to {path}",
             )
-        data = self.build_message(request).as_bytes()
+        self.write_file(path, self.build_message(request).as_bytes())
+        return DeliveryResult(
+            status="written", provider="outbox", message_id=message_id, detail=f"written to {path}"
+        )
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` atomically.
+
+        Raises:
+            ApplicationError: ``OutboxWriteFailed`` (retryable: a full disk may be freed).
+        """
         try:
             self._write_atomically(path, data)
         except OSError as err:
@@ -113,9 +123,6 @@ class OutboxWriter:
                 f"could not write outbox file {path}: {err.strerror or err}",
                 type="OutboxWriteFailed",
             ) from None
-        return DeliveryResult(
-            status="written", provider="outbox", message_id=message_id, detail=f"written to {path}"
-        )
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
         # A reader (or a crash) must never see half a file: write a hidden temporary file in

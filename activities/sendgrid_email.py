@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -91,7 +91,7 @@ class SendGridSender:
         body: dict[str, Any] = {
             "personalizations": [
                 {"to": [{"email": address}], **personalization_extra}
-                for address in _unique(request.recipients)
+                for address in unique_addresses(request.recipients)
             ],
             "from": {"email": self._from_address},
             "subject": rendered.subject,
@@ -105,7 +105,7 @@ class SendGridSender:
                 "idempotency_key": clean_field(request.idempotency_key, _MAX_CUSTOM_ARG),
                 "repeat": str(request.repeat),
             },
-            "categories": _unique(["escalation", level]),
+            "categories": unique_addresses(["escalation", level]),
         }
         if request.template_id:
             body["template_id"] = request.template_id
@@ -186,7 +186,7 @@ class SendGridSender:
         return text.replace(self._api_key, "[redacted]")
 
 
-def _unique(values: list[str]) -> list[str]:
+def unique_addresses(values: Iterable[str]) -> list[str]:
     """Values in order without repeats (case-insensitive, as email addresses compare)."""
     seen: set[str] = set()
     kept = []

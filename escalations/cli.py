@@ -17,7 +17,10 @@ from pathlib import Path
 import worker
 from escalations import dev
 from escalations.binaries import BinaryNotFound
+from escalations.cli_report import add_report_command
+from escalations.cli_schedules import add_schedule_commands
 from escalations.cli_security import add_security_commands
+from escalations.cli_slo import add_slo_commands
 from escalations.cli_ticket import add_ticket_commands, release_clients
 from escalations.config import ConfigError, load_settings
 from escalations.errors import connect_failure_reason
@@ -153,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ticket_commands(commands)
     add_security_commands(commands)
+    add_schedule_commands(commands)
+    add_slo_commands(commands)
+    add_report_command(commands)
 
     p = commands.add_parser(
         "bench", help="measure escalation lateness and throughput against the Temporal floor"

@@ -1,0 +1,401 @@
+"""How long ``escalations report`` takes on many closed tickets (issue 6).
+
+Run from the repository root::
+
+    python -m benchmarks.report_bench --tickets 100000   # the recorded run (BENCHMARKS.md)
+    python -m benchmarks.report_bench --tickets 200 --json   # small; JSON on stdout
+
+It starts a private in-memory dev server (every search attribute of ``ALL_KEYS`` registered),
+seeds ``--tickets`` closed tickets with known outcomes, then times each phase of a report
+separately: reading the outcomes from visibility (:func:`reports.visibility.read_outcomes`),
+:func:`reports.figures.build_report`, and each renderer.
+
+Seeding does not run the real ticket workflow, which would take an hour for 100,000 tickets
+(about 50 workflows/s here): a one-line workflow registered under the name ``TicketEscalation``
+on a private task queue returns at once, and each ticket is started with the ``sla_outcome`` memo
+and the search attributes the real workflow writes. Visibility then holds what it would hold
+after 100,000 real tickets closed, which is all a report reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import resource
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from escalations.data_converter import data_converter
+from escalations.dev import start_dev_server
+from policies.loader import default_policy_dir, load_named_policy
+from policies.model import ClockName, Policy
+from reports.figures import build_report
+from reports.render_csv import render_csv
+from reports.render_html import render_html
+from reports.render_json import render_json
+from reports.render_text import render_text
+from reports.visibility import PAGE_SIZE, ReadSummary, TicketFilter, read_outcomes
+from workflows import search_attributes as sa
+from workflows.ticket_outcome import OUTCOME_MEMO, ClockOutcome, Pause, Span, TicketOutcome
+
+_T = TypeVar("_T")
+
+EPOCH = datetime(2025, 3, 3, tzinfo=UTC)
+"""Tickets open over the 28 days from here (a fixed past, so runs compare)."""
+SPREAD = timedelta(days=28)
+TEAMS = ("payments", "identity", "billing", "platform", "mobile", "search")
+CUSTOMERS = tuple(f"Customer {n:03d}" for n in range(120))
+PRIORITY_WEIGHTS = {"P1": 5, "P2": 20, "P3": 45, "P4": 30}
+RENDERERS: dict[str, Callable[[Any], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "csv": render_csv,
+    "html": render_html,
+}
+
+
+@workflow.defn(name="TicketEscalation")
+class SeededTicket:
+    """Stands in for a ticket that has closed: its memo and search attributes are the data."""
+
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+def _clock(
+    rng: random.Random, opened: datetime, target: float, calendar: str, stop: bool
+) -> ClockOutcome:
+    # Log-normal around 60% of the target: most tickets meet it, with a long tail that breaches.
+    seconds = round(target * rng.lognormvariate(-0.5, 0.6))
+    end = opened + timedelta(seconds=seconds)
+    return ClockOutcome(
+        target_seconds=target,
+        business_seconds=seconds,
+        stopped_at=end if stop else None,
+        due_at=opened + timedelta(seconds=target) if seconds >= target else None,
+        breached=seconds >= target,
+        calendar=calendar,
+        spans=[Span(start=opened, end=end if stop else None, calendar=calendar)],
+    )
+
+
+def make_outcome(index: int, rng: random.Random, policy: Policy) -> TicketOutcome:
+    """One realistic closed ticket (random but reproducible from ``rng``)."""
+    priority = rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
+    targets = policy.targets[priority]
+    opened = EPOCH + timedelta(seconds=rng.randrange(int(SPREAD.total_seconds())))
+    resolved = rng.random() < 0.95
+    first = _clock(rng, opened, targets.first_response.total_seconds(), targets.calendar, stop=True)
+    resolution = _clock(
+        rng, opened, targets.resolution.total_seconds(), targets.calendar, stop=resolved
+    )
+    escalations: dict[str, int] = {}
+    if first.business_seconds >= 0.75 * first.target_seconds:
+        escalations["response-at-risk"] = 1
+    if first.breached:
+        escalations["response-breached"] = 1
+    if resolution.business_seconds >= 0.8 * resolution.target_seconds:
+        escalations["resolution-at-risk"] = 1
+    if resolution.breached:
+        escalations["resolution-breached"] = 1
+    pauses = []
+    if rng.random() < 0.15:
+        start = opened + timedelta(minutes=rng.randrange(10, 600))
+        length = timedelta(minutes=rng.choice((30, 120, 600, 2_000)))
+        pauses.append(
+            Pause(
+                start=start,
+                end=start + length,
+                reason="waiting for logs",
+                after_customer_reply=rng.random() < 0.3,
+            )
+        )
+    as_of = opened + timedelta(days=9)
+    return TicketOutcome(
+        as_of=as_of,
+        ticket_id=f"B-{index:07d}",
+        priority=priority,
+        team=rng.choice(TEAMS),
+        customer=rng.choice(CUSTOMERS),
+        policy=policy.name,
+        policy_version=policy.version,
+        state="resolved" if resolved else "acknowledged",
+        opened_at=opened,
+        first_response_at=first.stopped_at,
+        resolved_at=resolution.stopped_at,
+        clocks={ClockName.FIRST_RESPONSE: first, ClockName.RESOLUTION: resolution},
+        next_reply_cycles=rng.randrange(3),
+        next_reply_breaches=int(rng.random() < 0.05),
+        pauses=pauses,
+        paused_seconds=sum((p.end - p.start).total_seconds() for p in pauses if p.end),
+        escalations=escalations,
+        csat=rng.randint(1, 5) if resolved and rng.random() < 0.4 else None,
+        feedback_at=as_of if resolved else None,
+    )
+
+
+def search_attributes(outcome: TicketOutcome) -> TypedSearchAttributes:
+    """The attributes the ticket workflow publishes, as far as a report filters on them."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.TICKET_ID, outcome.ticket_id),
+        SearchAttributePair(sa.PRIORITY, outcome.priority),
+        SearchAttributePair(sa.TEAM, outcome.team),
+        SearchAttributePair(sa.CUSTOMER, outcome.customer),
+        SearchAttributePair(sa.POLICY, outcome.policy),
+        SearchAttributePair(sa.SLA_STATE, outcome.state),
+        SearchAttributePair(sa.OPENED_AT, outcome.opened_at),
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+async def _bounded(jobs: Sequence[Callable[[], Awaitable[_T]]], concurrency: int) -> list[_T]:
+    # A fixed pool of runners, not one task per job: 100,000 pending start calls at once would
+    # hold 100,000 coroutines and swamp the server's frontend.
+    results: list[_T | None] = [None] * len(jobs)
+    cursor = iter(range(len(jobs)))
+
+    async def runner() -> None:
+        for index in cursor:
+            results[index] = await jobs[index]()
+
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+    return [r for r in results if r is not None]
+
+
+async def seed_outcomes(
+    client: Client, outcomes: Sequence[TicketOutcome], *, concurrency: int = 64, close: bool = True
+) -> float:
+    """Start one stand-in ticket per outcome; with ``close``, wait until all have closed.
+
+    Without ``close`` no worker runs and the tickets stay open (Running) with their memo: a
+    report reads them the same way, and seeding is about four times faster here (the worker's
+    workflow tasks compete with the starts for the server's two cores).
+
+    Returns:
+        Seconds taken.
+    """
+    began = time.perf_counter()
+    queue = f"report-seed-{uuid.uuid4()}"
+
+    def start(outcome: TicketOutcome) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            # No wait for the result here: awaiting thousands of results at once exhausts
+            # the namespace's pollers; closing is checked once for all, below.
+            await client.start_workflow(
+                "TicketEscalation",
+                id=f"ticket-{outcome.ticket_id}",
+                task_queue=queue,
+                memo={OUTCOME_MEMO: outcome},
+                search_attributes=search_attributes(outcome),
+            )
+
+        return go
+
+    if not close:
+        await _bounded([start(o) for o in outcomes], concurrency)
+        return time.perf_counter() - began
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[SeededTicket],
+        # The stand-in has no logic to guard; the sandbox would re-import this module per run.
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_concurrent_workflow_tasks=concurrency,
+    ):
+        await _bounded([start(o) for o in outcomes], concurrency)
+        running = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+        while True:
+            if not (await client.count_workflows(running)).count:
+                break
+            await asyncio.sleep(0.5)
+    return time.perf_counter() - began
+
+
+@dataclass
+class BenchResult:
+    """The figures of one run (seconds unless named otherwise)."""
+
+    tickets: int
+    pages: int
+    page_size: int
+    seed_seconds: float
+    read_seconds: float
+    build_seconds: float
+    render_seconds: dict[str, float]
+    output_bytes: dict[str, int]
+    total_seconds: float
+    tickets_per_second: float
+    peak_rss_mb: float
+    groups: int
+    machine: dict[str, Any] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run(
+    tickets: int,
+    *,
+    concurrency: int = 64,
+    page_size: int = PAGE_SIZE,
+    address: str | None = None,
+    close: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> BenchResult:
+    """Seed ``tickets`` tickets on a private dev server (or ``address``) and time a report."""
+    policy = load_named_policy(default_policy_dir(), "default")
+    rng = random.Random(6)
+    outcomes = [make_outcome(i, rng, policy) for i in range(tickets)]
+    with tempfile.TemporaryDirectory(prefix="report-bench-") as data_dir:
+        server = None
+        if address is None:
+            server = await start_dev_server(
+                _free_port(), _free_port(), Path(data_dir), in_memory=True
+            )
+            address = server.address
+        try:
+            client = await Client.connect(address, data_converter=data_converter)
+            log(f"seeding {tickets:,} tickets on {address} ...")
+            seed = await seed_outcomes(client, outcomes, concurrency=concurrency, close=close)
+            log(f"seeded in {seed:.1f} s ({tickets / seed:,.0f}/s)")
+            return await _measure(client, tickets, seed, page_size, policy, log)
+        finally:
+            if server is not None:
+                await server.stop()
+
+
+async def _measure(
+    client: Client,
+    tickets: int,
+    seed: float,
+    page_size: int,
+    policy: Policy,
+    log: Callable[[str], None],
+) -> BenchResult:
+    selection = TicketFilter(opened_from=EPOCH, opened_to=EPOCH + SPREAD)
+    summary = ReadSummary()
+    began = time.perf_counter()
+    read = await read_outcomes(client, selection, summary=summary, page_size=page_size)
+    read_seconds = time.perf_counter() - began
+    if len(read) != tickets:
+        raise RuntimeError(f"read {len(read)} outcomes of {tickets} seeded")
+    log(f"read {len(read):,} outcomes in {read_seconds:.2f} s")
+    began = time.perf_counter()
+    report = build_report(
+        read,
+        group_by="team",
+        policies={policy.name: policy},
+        now=datetime.now(UTC),
+        range=(selection.opened_from, selection.opened_to),
+    )
+    build_seconds = time.perf_counter() - began
+    if report.total.opened != tickets:
+        raise RuntimeError(f"the report counts {report.total.opened} tickets of {tickets}")
+    render_seconds, sizes = {}, {}
+    for name, render in RENDERERS.items():
+        began = time.perf_counter()
+        sizes[name] = len(render(report).encode())
+        render_seconds[name] = time.perf_counter() - began
+    total = read_seconds + build_seconds + sum(render_seconds.values())
+    return BenchResult(
+        tickets=tickets,
+        pages=summary.listed // page_size + (1 if summary.listed % page_size else 0),
+        page_size=page_size,
+        seed_seconds=seed,
+        read_seconds=read_seconds,
+        build_seconds=build_seconds,
+        render_seconds=render_seconds,
+        output_bytes=sizes,
+        total_seconds=total,
+        tickets_per_second=tickets / total,
+        peak_rss_mb=_peak_rss_mb(),
+        groups=len(report.groups),
+        machine={
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+        },
+    )
+
+
+def render(result: BenchResult) -> str:
+    """The figures as a short text table."""
+    lines = [
+        f"Report benchmark (issue 6): {result.tickets:,} tickets, {result.pages} pages of "
+        f"{result.page_size}, python {result.machine['python']}, "
+        f"{result.machine['cpu_count']} CPUs",
+        f"seed (not part of a report)   {result.seed_seconds:8.2f} s",
+        f"read_outcomes                 {result.read_seconds:8.2f} s",
+        f"build_report (group by team)  {result.build_seconds:8.2f} s",
+        *(
+            f"render {name:<22} {seconds:8.3f} s  ({result.output_bytes[name]:,} bytes)"
+            for name, seconds in result.render_seconds.items()
+        ),
+        f"report end to end             {result.total_seconds:8.2f} s  "
+        f"({result.tickets_per_second:,.0f} tickets/s)",
+        f"peak RSS                      {result.peak_rss_mb:8.0f} MB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table (and with ``--json`` the figures on stdout)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report_bench")
+    parser.add_argument("--tickets", type=int, default=100_000, help="tickets to seed (100000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent starts (64)")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="visibility page size")
+    parser.add_argument("--address", help="a running Temporal server instead of a private one")
+    parser.add_argument(
+        "--open-tickets",
+        action="store_true",
+        help="seed faster: leave the stand-in tickets open instead of closing them",
+    )
+    parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
+    args = parser.parse_args(argv)
+    if args.tickets < 1 or args.concurrency < 1 or args.page_size < 1:
+        parser.error("--tickets, --concurrency and --page-size must be at least 1")
+    table = sys.stderr if args.json else sys.stdout
+    result = asyncio.run(
+        run(
+            args.tickets,
+            concurrency=args.concurrency,
+            page_size=args.page_size,
+            address=args.address,
+            close=not args.open_tickets,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    )
+    print(render(result), file=table)
+    if args.json:
+        print(json.dumps(asdict(result), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
