@@ -299,6 +299,12 @@ async def _measure(
     log: Callable[[str], None],
 ) -> BenchResult:
     selection = TicketFilter(opened_from=EPOCH, opened_to=EPOCH + SPREAD)
+    # Visibility is eventually consistent: the last starts show up a moment after they return.
+    # Measure a report of settled data, as a report of yesterday's tickets would read.
+    for _ in range(600):
+        if (await client.count_workflows(selection.query())).count >= tickets:
+            break
+        await asyncio.sleep(0.1)
     summary = ReadSummary()
     began = time.perf_counter()
     read = await read_outcomes(client, selection, summary=summary, page_size=page_size)
