@@ -21,8 +21,10 @@ from workflows.ticket_messages import (
     AgentRepliedRequest,
     ChangePriorityRequest,
     CustomerRepliedRequest,
+    FeedbackRequest,
     PauseRequest,
     ReassignRequest,
+    ReopenRequest,
     ResolveRequest,
     ResumeRequest,
     TicketInput,
@@ -66,6 +68,8 @@ UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "change_priority": (ChangePriorityRequest, {"priority": "P2"}),
     "update_impact": (UpdateImpactRequest, {"affected_users": 600}),
     "reassign": (ReassignRequest, {"assignee": "bob@example.com", "team": "platform"}),
+    "feedback": (FeedbackRequest, {"csat": 4, "comment": "Fixed quickly."}),
+    "reopen": (ReopenRequest, {"by": "buyer@acme.example", "reason": "still failing"}),
 }
 """Each update's model and a valid argument."""
 
