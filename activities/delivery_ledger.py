@@ -168,17 +168,26 @@ class LedgeredBackend:
 
     def deliver(self, request: NotificationRequest) -> DeliveryResult:
         """Return the recorded result for an accepted key, else send and record."""
-        key = request.idempotency_key
-        try:
-            earlier = self._ledger.lookup(key)
-        except sqlite3.Error as err:
-            log.warning("delivery ledger unreadable, sending anyway: %s", err)
-            earlier = None
-        if earlier is not None:
-            return earlier
-        result = self._backend.deliver(request)
-        try:
-            self._ledger.record(key, result)
-        except sqlite3.Error as err:
-            log.warning("delivery ledger not updated (a retry may send twice): %s", err)
-        return result
+        return send_once(
+            self._ledger, request.idempotency_key, lambda: self._backend.deliver(request)
+        )
+
+
+def send_once(
+    ledger: DeliveryLedger, key: str, send: Callable[[], DeliveryResult]
+) -> DeliveryResult:
+    """The result recorded for ``key`` if SendGrid already accepted it, else ``send()``'s,
+    recorded. A ledger that cannot be read or written never stops the send."""
+    try:
+        earlier = ledger.lookup(key)
+    except sqlite3.Error as err:
+        log.warning("delivery ledger unreadable, sending anyway: %s", err)
+        earlier = None
+    if earlier is not None:
+        return earlier
+    result = send()
+    try:
+        ledger.record(key, result)
+    except sqlite3.Error as err:
+        log.warning("delivery ledger not updated (a retry may send twice): %s", err)
+    return result

@@ -123,7 +123,10 @@ class SendGridSender:
                 ``X-RateLimit-Reset`` when given; ``SendGridUnavailable`` for 5xx and other
                 HTTP errors; ``SendGridUnreachable`` for network failures and timeouts.
         """
-        body = self.build_body(request)
+        return self.post(self.build_body(request))
+
+    def post(self, body: dict[str, Any]) -> DeliveryResult:
+        """Post a ``mail/send`` body; raises as :meth:`deliver` does."""
         try:
             response = self._client.client.mail.send.post(request_body=body)
         except HTTPError as err:

@@ -9,10 +9,7 @@ outbox. The ticket notice path is untouched.
 
 from __future__ import annotations
 
-import contextlib
 import html
-import http.client
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,10 +17,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from python_http_client.exceptions import HTTPError
-from temporalio.exceptions import ApplicationError
-
-from activities.delivery_ledger import DeliveryLedger
+from activities.delivery_ledger import DeliveryLedger, send_once
 from activities.email_content import clean_field, format_moment
 from activities.models import DeliveryResult
 from activities.outbox import FILE_POLICY, OutboxWriter, message_id_for
@@ -78,34 +72,10 @@ class SendGridPreparedSender(SendGridSender):
 
     def deliver_prepared(self, email: PreparedEmail) -> DeliveryResult:
         """Post it to SendGrid unless the ledger says an earlier attempt was accepted."""
-        if self._ledger is not None:
-            try:
-                earlier = self._ledger.lookup(email.idempotency_key)
-            except sqlite3.Error:
-                earlier = None  # an unreadable ledger must not lose the email
-            if earlier is not None:
-                return earlier
-        try:
-            response = self._client.client.mail.send.post(request_body=self.prepared_body(email))
-        except HTTPError as err:
-            raise self._http_failure(err) from None
-        except (OSError, http.client.HTTPException) as err:
-            raise ApplicationError(
-                self._redact(f"SendGrid unreachable: {type(err).__name__}: {err}"),
-                type="SendGridUnreachable",
-            ) from None
-        message_id = response.headers.get("X-Message-Id")
-        result = DeliveryResult(
-            status="sent",
-            provider="sendgrid",
-            message_id=str(message_id) if message_id else None,
-            detail=f"HTTP {response.status_code}",
-        )
-        if self._ledger is not None:
-            # The send counts even if it cannot be recorded; a retry might then send twice.
-            with contextlib.suppress(sqlite3.Error):
-                self._ledger.record(email.idempotency_key, result)
-        return result
+        body = self.prepared_body(email)
+        if self._ledger is None:
+            return self.post(body)
+        return send_once(self._ledger, email.idempotency_key, lambda: self.post(body))
 
 
 class OutboxPreparedWriter(OutboxWriter):
