@@ -17,16 +17,18 @@ from pydantic import BaseModel, ConfigDict
 PERCENTILES = (50, 90, 99)
 
 
-def nearest_rank(ordered: Sequence[float], percent: float) -> float:
-    """The ``percent``-th percentile of ``ordered`` (sorted ascending, not empty), nearest rank.
+def nearest_rank(values: Sequence[float], percent: float) -> float:
+    """The ``percent``-th percentile of ``values`` (any order, not empty), nearest rank.
 
     Raises:
-        ValueError: ``ordered`` is empty or ``percent`` is outside (0, 100].
+        ValueError: ``values`` is empty or ``percent`` is outside (0, 100].
     """
-    if not ordered:
+    if not values:
         raise ValueError("no values: a percentile needs at least one")
     if not 0 < percent <= 100:
         raise ValueError(f"{percent} is not a percentile in (0, 100]")
+    # Sorting values that are already in order (as Distribution passes them) is linear.
+    ordered = sorted(values)
     # The product is rounded first: 0.9 * 10 is 9.000000000000002 in binary floating point,
     # whose ceiling would wrongly be rank 10.
     rank = max(1, math.ceil(round(percent / 100 * len(ordered), 9)))

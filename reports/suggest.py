@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from policies.model import ClockName, Policy
+from reports.stats import nearest_rank
 from workflows.ticket_outcome import ClockOutcome, TicketOutcome
 
 MIN_SAMPLE = 20
@@ -49,23 +50,6 @@ Measure = Callable[[TicketOutcome, ClockOutcome], float]
 def recorded(outcome: TicketOutcome, clock: ClockOutcome) -> float:
     """The business seconds the ticket recorded for ``clock`` (the :data:`Measure` default)."""
     return clock.business_seconds
-
-
-def nearest_rank(values: Sequence[float], percent: float) -> float:
-    """The nearest-rank ``percent`` percentile of ``values`` (need not be sorted).
-
-    Raises:
-        ValueError: ``values`` is empty or ``percent`` is outside (0, 100].
-    """
-    if not values:
-        raise ValueError("no values: a percentile of nothing is undefined")
-    if not 0 < percent <= 100:
-        raise ValueError(f"percent must be in (0, 100], got {percent}")
-    ordered = sorted(values)
-    # round() first: 95/100 * 20 is 19.000000000000004 in floating point, and ceil of that
-    # would pick rank 20.
-    rank = math.ceil(round(percent / 100 * len(ordered), 9))
-    return ordered[max(rank, 1) - 1]
 
 
 def round_up_target(seconds: float, unit: int = ROUNDING_SECONDS) -> int:

@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict
 
 from policies.calendar import Calendar, policy_calendars
 from policies.model import ClockName, Policy
+from reports.stats import nearest_rank
 from reports.suggest import (
     CLOCKS,
     Measure,
     attainment,
     duration_text,
-    nearest_rank,
     objectives_of,
     percent_text,
     table,

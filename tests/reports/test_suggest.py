@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from policies.loader import default_policy_dir, load_named_policy
 from policies.model import ClockName
+from reports.stats import nearest_rank
 from reports.suggest import (
     MIN_SAMPLE,
     Suggestion,
     attainment,
     duration_text,
-    nearest_rank,
     render_suggestions,
     round_up_target,
     suggest,
