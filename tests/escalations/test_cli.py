@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -286,3 +289,25 @@ def test_bench_refuses_sizes_that_are_not_positive(
 ) -> None:
     assert main(["bench", flag, value]) == 2
     assert f"argument {flag}: '{value}' is not a number above zero" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `escalations ... | head`: the pipe closes before the output is written.
+    script = (
+        "import sys\n"
+        "from escalations.cli import main\n"
+        "raise SystemExit(main(['policy', 'check', 'policies/default.yaml']))\n"
+    )
+    reader, writer = os.pipe()
+    os.close(reader)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+    os.close(writer)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
