@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -39,7 +40,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from escalations.data_converter import data_converter
@@ -199,13 +201,17 @@ async def seed_outcomes(
         async def go() -> None:
             # No wait for the result here: awaiting thousands of results at once exhausts
             # the namespace's pollers; closing is checked once for all, below.
-            await client.start_workflow(
-                "TicketEscalation",
-                id=f"ticket-{outcome.ticket_id}",
-                task_queue=queue,
-                memo={OUTCOME_MEMO: outcome},
-                search_attributes=search_attributes(outcome),
-            )
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await client.start_workflow(
+                    "TicketEscalation",
+                    id=f"ticket-{outcome.ticket_id}",
+                    task_queue=queue,
+                    memo={OUTCOME_MEMO: outcome},
+                    search_attributes=search_attributes(outcome),
+                    # A resumed seeding (``--data-dir``) must not start a second run of a
+                    # ticket that an earlier, interrupted one already closed.
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
 
         return go
 
@@ -265,29 +271,58 @@ async def run(
     concurrency: int = 64,
     page_size: int = PAGE_SIZE,
     address: str | None = None,
+    data_dir: Path | None = None,
     close: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> BenchResult:
-    """Seed ``tickets`` tickets on a private dev server (or ``address``) and time a report."""
+    """Seed ``tickets`` tickets on a private dev server (or ``address``) and time a report.
+
+    With ``data_dir`` the private server keeps its database there, and tickets that an earlier
+    run already seeded into it are not seeded again: seeding 100,000 takes far longer than
+    reading them, so a measurement can be repeated (or an interrupted seeding resumed).
+    """
     policy = load_named_policy(default_policy_dir(), "default")
     rng = random.Random(6)
     outcomes = [make_outcome(i, rng, policy) for i in range(tickets)]
-    with tempfile.TemporaryDirectory(prefix="report-bench-") as data_dir:
+    with tempfile.TemporaryDirectory(prefix="report-bench-") as scratch:
         server = None
         if address is None:
             server = await start_dev_server(
-                _free_port(), _free_port(), Path(data_dir), in_memory=True
+                _free_port(),
+                _free_port(),
+                data_dir or Path(scratch),
+                in_memory=data_dir is None,
             )
             address = server.address
         try:
             client = await Client.connect(address, data_converter=data_converter)
-            log(f"seeding {tickets:,} tickets on {address} ...")
-            seed = await seed_outcomes(client, outcomes, concurrency=concurrency, close=close)
-            log(f"seeded in {seed:.1f} s ({tickets / seed:,.0f}/s)")
+            seeded = await _settled_count(client, _selection(), at_least=0)
+            # Seeding runs through a shared cursor, so everything below ``seeded - concurrency``
+            # started before any interruption; the rest is started again, duplicates refused.
+            todo = outcomes[max(0, seeded - concurrency) :]
+            log(f"{seeded:,} tickets already there; seeding {len(todo):,} on {address} ...")
+            seed = await seed_outcomes(client, todo, concurrency=concurrency, close=close)
+            log(f"seeded in {seed:.1f} s ({len(todo) / max(seed, 1e-9):,.0f}/s)")
             return await _measure(client, tickets, seed, page_size, policy, log)
         finally:
             if server is not None:
                 await server.stop()
+
+
+def _selection() -> TicketFilter:
+    return TicketFilter(opened_from=EPOCH, opened_to=EPOCH + SPREAD)
+
+
+async def _settled_count(client: Client, selection: TicketFilter, *, at_least: int) -> int:
+    """The tickets visibility counts, once it counts ``at_least`` (or after 60 s)."""
+    # Visibility is eventually consistent: the last starts show up a moment after they return.
+    count = 0
+    for _ in range(600):
+        count = (await client.count_workflows(selection.query())).count
+        if count >= at_least:
+            break
+        await asyncio.sleep(0.1)
+    return count
 
 
 async def _measure(
@@ -298,13 +333,9 @@ async def _measure(
     policy: Policy,
     log: Callable[[str], None],
 ) -> BenchResult:
-    selection = TicketFilter(opened_from=EPOCH, opened_to=EPOCH + SPREAD)
-    # Visibility is eventually consistent: the last starts show up a moment after they return.
+    selection = _selection()
     # Measure a report of settled data, as a report of yesterday's tickets would read.
-    for _ in range(600):
-        if (await client.count_workflows(selection.query())).count >= tickets:
-            break
-        await asyncio.sleep(0.1)
+    await _settled_count(client, selection, at_least=tickets)
     summary = ReadSummary()
     began = time.perf_counter()
     read = await read_outcomes(client, selection, summary=summary, page_size=page_size)
@@ -378,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="visibility page size")
     parser.add_argument("--address", help="a running Temporal server instead of a private one")
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the private server's database here and reuse the tickets already in it",
+    )
+    parser.add_argument(
         "--open-tickets",
         action="store_true",
         help="seed faster: leave the stand-in tickets open instead of closing them",
@@ -393,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=args.concurrency,
             page_size=args.page_size,
             address=args.address,
+            data_dir=args.data_dir,
             close=not args.open_tickets,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )

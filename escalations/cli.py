@@ -23,6 +23,7 @@ from escalations.cli_schedules import add_schedule_commands
 from escalations.cli_security import add_security_commands
 from escalations.cli_slo import add_slo_commands
 from escalations.cli_ticket import add_ticket_commands, release_clients
+from escalations.cli_tickets import add_tickets_commands
 from escalations.config import ConfigError, load_settings
 from escalations.errors import connect_failure_reason
 from policies.loader import PolicyError, read_policy_file
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_worker)
 
     add_ticket_commands(commands)
+    add_tickets_commands(commands)
     add_security_commands(commands)
     add_schedule_commands(commands)
     add_slo_commands(commands)

@@ -28,6 +28,7 @@ from workflows.ticket_messages import (
     ChangePriorityRequest,
     CustomerRepliedRequest,
     FeedbackRequest,
+    MigratePolicyRequest,
     PauseRequest,
     ReassignRequest,
     ReopenRequest,
@@ -216,6 +217,16 @@ def _reassign(args: argparse.Namespace) -> Action:
     return lambda client: client.reassign(ticket_id, request)
 
 
+def _migrate_policy(args: argparse.Namespace) -> Action:
+    request = build_request(
+        MigratePolicyRequest,
+        {"to_version": args.to_version, "by": args.by, "reason": args.reason},
+        {},
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.migrate_policy(ticket_id, request)
+
+
 def _status(args: argparse.Namespace) -> Action:
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.status(ticket_id)
@@ -320,6 +331,17 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     p = command("reassign", _reassign, "hand the ticket to another assignee and/or team")
     p.add_argument("--assignee", help="new assignee's email address")
     p.add_argument("--team", help="new owning team")
+
+    p = command(
+        "migrate-policy",
+        _migrate_policy,
+        "move an open ticket onto the version of its policy the workers now have",
+    )
+    p.add_argument(
+        "--to-version", required=True, metavar="VERSION", help="the version the file now has"
+    )
+    p.add_argument("--by", required=True, help="who decided the migration")
+    p.add_argument("--reason", required=True, help="why, e.g. 'new P1 targets, change 4711'")
 
     command("status", _status, "show the ticket's state, clocks and escalations")
 

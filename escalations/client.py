@@ -44,6 +44,7 @@ from workflows.ticket_messages import (
     ChangePriorityRequest,
     CustomerRepliedRequest,
     FeedbackRequest,
+    MigratePolicyRequest,
     PauseRequest,
     ReassignRequest,
     ReopenRequest,
@@ -236,6 +237,10 @@ class TicketClient:
     async def reassign(self, ticket_id: str, request: ReassignRequest) -> TicketStatus:
         """Hand the ticket to another assignee, team or both."""
         return await self._update(ticket_id, "reassign", request)
+
+    async def migrate_policy(self, ticket_id: str, request: MigratePolicyRequest) -> TicketStatus:
+        """Move an open ticket onto the current version of its policy file."""
+        return await self._update(ticket_id, "migrate_policy", request)
 
     async def _update(self, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
         """Send update ``name``; every update's result is the ticket's new status.

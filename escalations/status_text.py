@@ -38,6 +38,11 @@ def describe_status(status: TicketStatus) -> str:
         f"{status.assignee or 'none'} · policy {status.policy} v{status.policy_version}",
         f"  opened {_when(status.opened_at)}",
     ]
+    for migration in status.policy_migrations:
+        lines.append(
+            f"  policy v{migration.from_version} -> v{migration.to_version} "
+            f"{_when(migration.at)} by {migration.by}: {migration.reason}"
+        )
     if status.acknowledged_at:
         lines.append(
             f"  acknowledged {_when(status.acknowledged_at)} by {status.acknowledged_by or '?'}"

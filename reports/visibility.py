@@ -37,7 +37,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _quoted(value: str) -> str:
+def quoted_literal(value: str) -> str:
     # Refused rather than escaped: a value that could end the quoted string would change the
     # query. Priorities, teams and policies are slugs, so only a customer name can hit this.
     if "'" in value or "\\" in value:
@@ -93,7 +93,7 @@ class TicketFilter:
             ("Policy", self.policies),
         ):
             if values:
-                parts.append(f"{name} IN ({', '.join(_quoted(v) for v in values)})")
+                parts.append(f"{name} IN ({', '.join(quoted_literal(v) for v in values)})")
         return " AND ".join(parts)
 
 

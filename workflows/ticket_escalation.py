@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ChangePriorityRequest,
         CustomerRepliedRequest,
         FeedbackRequest,
+        MigratePolicyRequest,
         PauseRequest,
         ReassignRequest,
         ReopenRequest,
@@ -649,6 +650,49 @@ class TicketEscalation:
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
         self._require_open("reassign")
+
+    @workflow.update
+    async def migrate_policy(self, request: MigratePolicyRequest) -> TicketStatus:
+        """Move the ticket onto the current version of its policy file (operators only: a
+        ticket otherwise keeps the version it opened with)."""
+        state = await self._ready()
+        self._validate_migrate_policy(request)
+        try:
+            policy = await workflow.execute_local_activity(
+                "load_policy",
+                LoadPolicyRequest(name=state.policy.name),
+                result_type=Policy,
+                start_to_close_timeout=timeouts.LOAD_POLICY_TIMEOUT,
+                retry_policy=timeouts.LOAD_POLICY_RETRY,
+                summary=f"load policy {state.policy.name} to migrate",
+            )
+        except ActivityError as err:
+            cause = err.cause if isinstance(err.cause, ApplicationError) else err
+            raise _reject(f"migrate_policy: {cause}") from err
+        if policy.version != request.to_version:
+            raise _reject(
+                f"migrate_policy.to_version: policy {policy.name!r} is at version "
+                f"{policy.version} on the worker, not {request.to_version}; deploy the reviewed "
+                "version first, or name the version the worker has"
+            )
+        problem = state.migration_problem(policy)
+        if problem is not None:
+            raise _reject(f"migrate_policy: {problem}")
+        # The ticket may have been resolved while the policy loaded.
+        self._validate_migrate_policy(request)
+        state.migrate_policy(policy, request.by, request.reason, workflow.now())
+        self._calendars = policy_calendars(policy)
+        return self._mark_changed()
+
+    @migrate_policy.validator
+    def _validate_migrate_policy(self, request: MigratePolicyRequest) -> None:
+        self._require_open("migrate_policy")
+        state = self._state
+        if state is not None and state.policy.version == request.to_version:
+            raise _reject(
+                f"migrate_policy.to_version: the ticket already runs policy "
+                f"{state.policy.name!r} v{request.to_version}"
+            )
 
 
 def _reporting_search_values(outcome: TicketOutcome) -> dict[str, sa.SearchValue]:

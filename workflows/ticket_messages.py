@@ -18,7 +18,7 @@ from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
 from policies.zones import zone
 from workflows.ticket_outcome import Reopen
-from workflows.ticket_state import EscalationRecord, TicketState, TicketStateName
+from workflows.ticket_state import EscalationRecord, PolicyMigration, TicketState, TicketStateName
 
 # \Z, not $: "$" also matches before a trailing newline, which would let "T-1\n" through.
 _TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
@@ -177,6 +177,16 @@ class ReopenRequest(_Timed):
     reason: OneLine = Field(max_length=500)
 
 
+class MigratePolicyRequest(_Message):
+    """Move an open ticket onto the current version of its policy file. Tickets otherwise keep
+    the version they opened with; ``to_version`` must name the version the file now has, so a
+    migration never lands on a version nobody reviewed for it."""
+
+    to_version: OneLine = Field(min_length=1, max_length=64)
+    by: OneLine = Field(max_length=200)
+    reason: OneLine = Field(max_length=500)
+
+
 class ClockStatus(_Message):
     """One SLA clock as the ``status`` query shows it. Times are business time on
     ``calendar``; ``due_at`` is UTC and ``due_at_local`` the same instant in the calendar's
@@ -229,6 +239,7 @@ class TicketStatus(_Message):
     csat: int | None = None
     feedback_comment: str | None = None
     feedback_closes_at: datetime | None = None
+    policy_migrations: list[PolicyMigration] = []
 
 
 def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> TicketStatus:
@@ -286,6 +297,7 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         csat=state.csat,
         feedback_comment=state.feedback_comment,
         feedback_closes_at=feedback_closes_at(state),
+        policy_migrations=list(state.policy_migrations),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from activities.models import DeliveryResult
-from policies.calendar import CalendarSet
+from policies.calendar import CalendarSet, builtin_calendars
 from policies.clock import SlaClock
 from policies.ladder import (
     LevelProgress,
@@ -93,6 +93,16 @@ class EscalationRecord(_Message):
         return self.delivery.status == "held"
 
 
+class PolicyMigration(_Message):
+    """One move of an open ticket onto a newer version of its policy (an operator's choice)."""
+
+    at: datetime
+    by: str
+    reason: str
+    from_version: str
+    to_version: str
+
+
 class TicketFields(_Message):
     """The ticket's own fields, as they stand now (priority, team and assignee change)."""
 
@@ -143,6 +153,7 @@ class TicketState(_Message):
     csat: int | None = None
     feedback_comment: str | None = None
     feedback_at: datetime | None = None
+    policy_migrations: list[PolicyMigration] = []
 
     @classmethod
     def open(
@@ -272,6 +283,55 @@ class TicketState(_Message):
             if not clock.stopped:
                 clock.retarget(targets.for_clock(name), targets.calendar, now)
         self.fields.priority = priority
+
+    def migration_problem(self, policy: Policy) -> str | None:
+        """Why this ticket cannot move onto ``policy``, or None when it can."""
+        if policy.name != self.policy.name:
+            return f"the ticket runs policy {self.policy.name!r}, not {policy.name!r}"
+        if self.fields.priority not in policy.targets:
+            return (
+                f"policy {policy.name!r} v{policy.version} does not define the ticket's priority "
+                f"{self.fields.priority!r}; defined: {', '.join(policy.targets)}"
+            )
+        # Time already counted stays counted on the calendar it ran on, so the new version
+        # must still define each of them (it may leave them unused by its targets).
+        counted_on = {clock.calendar for clock in self.clocks.values()} | {
+            segment.calendar for clock in self.clocks.values() for segment in clock.segments
+        }
+        missing = sorted(counted_on - set(policy.calendars) - set(builtin_calendars()))
+        if missing:
+            return (
+                f"policy {policy.name!r} v{policy.version} no longer defines calendar(s) "
+                f"{', '.join(missing)}, on which this ticket's clocks have counted; keep them "
+                "in the policy (unused by targets) to migrate open tickets"
+            )
+        return None
+
+    def migrate_policy(self, policy: Policy, by: str, reason: str, now: datetime) -> None:
+        """Move onto ``policy``, a newer version of the same policy, at ``now``.
+
+        Clocks that still count take the new targets and calendar of the ticket's priority and
+        keep the business time already elapsed (as a priority change does); stopped clocks keep
+        their result. Escalation levels are the new version's from now on: a level that keeps
+        its name keeps its progress, so it does not notify again for what it already sent.
+        Call :meth:`migration_problem` first.
+        """
+        targets = policy.targets[self.fields.priority]
+        for name, clock in self.clocks.items():
+            if not clock.stopped:
+                clock.retarget(targets.for_clock(name), targets.calendar, now)
+        for level in policy.levels:
+            self.progress.setdefault(level.name, LevelProgress())
+        self.policy_migrations.append(
+            PolicyMigration(
+                at=now,
+                by=by,
+                reason=reason,
+                from_version=self.policy.version,
+                to_version=policy.version,
+            )
+        )
+        self.policy = policy
 
     def customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
         """A customer message at ``at``: starts a next-reply cycle unless one already runs.

@@ -22,6 +22,7 @@ from workflows.ticket_messages import (
     ChangePriorityRequest,
     CustomerRepliedRequest,
     FeedbackRequest,
+    MigratePolicyRequest,
     PauseRequest,
     ReassignRequest,
     ReopenRequest,
@@ -70,6 +71,10 @@ UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "reassign": (ReassignRequest, {"assignee": "bob@example.com", "team": "platform"}),
     "feedback": (FeedbackRequest, {"csat": 4, "comment": "Fixed quickly."}),
     "reopen": (ReopenRequest, {"by": "buyer@acme.example", "reason": "still failing"}),
+    "migrate_policy": (
+        MigratePolicyRequest,
+        {"to_version": "4", "by": "ops@example.com", "reason": "new P1 targets"},
+    ),
 }
 """Each update's model and a valid argument."""
 
