@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from temporalio.service import RPCError
 
@@ -29,6 +30,7 @@ from escalations.cli_ticket import ArgumentProblem, build_request, release_clien
 from escalations.client import TicketClient
 from escalations.config import load_settings
 from escalations.errors import TicketError
+from policies.durations import format_duration
 from workflows.ticket_messages import MigratePolicyRequest, PauseRequest, TicketStatus
 from workflows.ticket_state import TicketStateName
 
@@ -62,6 +64,8 @@ def _plan(args: argparse.Namespace) -> tuple[Selection, TicketAction | None]:
     command = args.tickets_command
     if command == "list":
         return _selection(args, ()), None
+    if command == "paused":
+        return _selection(args, (TicketStateName.PAUSED,)), None
     if command == "pause":
         pause = build_request(PauseRequest, {"reason": args.reason}, {})
         active = (TicketStateName.OPEN, TicketStateName.ACKNOWLEDGED)
@@ -99,6 +103,41 @@ def _print_tickets(tickets: list[SelectedTicket], as_json: bool) -> None:
     print(f"{len(tickets)} ticket(s)", file=sys.stderr)
 
 
+async def _paused_longest_first(
+    client: TicketClient, tickets: list[SelectedTicket], concurrency: int
+) -> list[TicketStatus]:
+    """The status of each paused ticket, longest paused first (visibility has no pause start)."""
+    statuses: list[TicketStatus] = []
+
+    async def read(ticket_id: str) -> TicketStatus:
+        status = await client.status(ticket_id)
+        statuses.append(status)
+        return status
+
+    await apply_to_each([t.ticket_id for t in tickets], read, concurrency=concurrency)
+    paused = [s for s in statuses if s.paused_at is not None]
+    return sorted(paused, key=lambda s: (s.paused_at, s.ticket_id))
+
+
+def _print_paused(statuses: list[TicketStatus], now: datetime) -> None:
+    for status in statuses:
+        since = status.paused_at or now
+        held = timedelta(seconds=int((now - since).total_seconds()))
+        print(
+            "\t".join(
+                [
+                    status.ticket_id,
+                    status.priority,
+                    status.team,
+                    f"paused {format_duration(held)}",
+                    f"since {since.astimezone(UTC):%Y-%m-%d %H:%M}Z",
+                    status.paused_reason or "-",
+                ]
+            )
+        )
+    print(f"{len(statuses)} paused ticket(s)", file=sys.stderr)
+
+
 def _print_result(verb: str, result: BulkResult) -> None:
     print(f"{verb}: {len(result.applied)} ticket(s)")
     for ticket_id in result.applied:
@@ -125,9 +164,14 @@ def run_tickets_command(args: argparse.Namespace) -> int:
         return 2
     settings = load_settings()
 
+    paused: list[TicketStatus] = []
+
     async def run() -> tuple[list[SelectedTicket], BulkResult | None]:
         client = await TicketClient.connect(settings)
         tickets = await select_tickets(client.client, selection)
+        if args.tickets_command == "paused":
+            paused.extend(await _paused_longest_first(client, tickets, DEFAULT_CONCURRENCY))
+            return tickets, None
         if action is None or args.dry_run:
             return tickets, None
 
@@ -149,6 +193,9 @@ def run_tickets_command(args: argparse.Namespace) -> int:
         return 2 if args.query else 1
     finally:
         release_clients()
+    if args.tickets_command == "paused":
+        _print_paused(paused, datetime.now(UTC))
+        return 0
     if result is None:
         _print_tickets(tickets, getattr(args, "json", False))
         if args.tickets_command != "list":
@@ -203,6 +250,13 @@ def add_tickets_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
     p = command("list", "list running tickets: id, priority, team, state, level", [choose], False)
     p.add_argument("--json", action="store_true", help="print them as JSON")
+
+    command(
+        "paused",
+        "the chosen paused tickets, longest paused first, with the reason",
+        [choose],
+        False,
+    )
 
     p = command(
         "pause",

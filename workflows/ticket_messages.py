@@ -227,6 +227,7 @@ class TicketStatus(_Message):
     resolved_by: str | None
     resolution_note: str | None
     paused_reason: str | None
+    paused_at: datetime | None = None
     clocks: dict[str, ClockStatus]
     next_reply_cycles: int = 0
     next_reply_breaches: int = 0
@@ -285,6 +286,7 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         resolved_by=state.resolved_by,
         resolution_note=state.resolution_note,
         paused_reason=state.paused_reason,
+        paused_at=state.paused_at,
         clocks=clocks,
         next_reply_cycles=state.next_reply_cycles,
         next_reply_breaches=state.next_reply_breaches,

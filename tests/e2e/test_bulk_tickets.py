@@ -114,8 +114,16 @@ async def test_outage_pause_resume_and_policy_migration(
     assert (await query_status(handles["logs"])).paused_reason == "waiting for logs"
     assert (await query_status(handles["other"])).state == "open"
 
-    # Resume only what the outage paused: the ticket waiting on its customer stays paused.
+    # Longest paused first: the ticket waiting for logs was paused before the outage.
     await _visible(client, paused, 3)
+    code, out, _ = await _cli(capsys, "paused", "--team", team)
+    assert code == 0
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0][0] == f"T-{run}-logs"
+    assert sorted(row[0] for row in rows[1:]) == [f"T-{run}-a", f"T-{run}-b"]
+    assert [row[-1] for row in rows] == ["waiting for logs", "outage INC-42", "outage INC-42"]
+
+    # Resume only what the outage paused: the ticket waiting on its customer stays paused.
     code, out, _ = await _cli(capsys, "resume", "--team", team, "--paused-for", "outage INC-42")
     assert code == 0
     assert out.splitlines() == [
