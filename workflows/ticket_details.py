@@ -26,7 +26,7 @@ def _local(moment: datetime | None, timezone: str) -> str:
 
 
 def _cell(text: str) -> str:
-    # Ticket text is untrusted: keep it from breaking the markdown table or injecting links.
+    # Ticket text is untrusted: keep it from breaking the markdown or injecting links.
     return text.replace("|", "\\|").replace("[", "\\[").replace("<", "&lt;").replace("\n", " ")
 
 
@@ -40,9 +40,9 @@ def current_details(status: TicketStatus) -> str:
         + f" · team {_cell(status.team)} · assignee {_cell(status.assignee or 'none')}"
         + f" · policy {status.policy} v{status.policy_version}",
         "",
-        "| clock | target | elapsed | due | state |",
-        "|---|---|---|---|---|",
     ]
+    # A list, not a table: the Web UI renders markdown tables without cell padding, so their
+    # columns run together ("targetelapsed").
     for name, clock in status.clocks.items():
         if not clock.started:
             continue  # a next-reply clock before the first customer message
@@ -53,8 +53,9 @@ def current_details(status: TicketStatus) -> str:
         else:
             state = "running" if clock.running else "paused"
         lines.append(
-            f"| {name} | {format_duration(clock.target)} | {format_duration(clock.elapsed)} "
-            f"| {_local(clock.due_at_local or clock.due_at, clock.timezone)} | {state} |"
+            f"- **{name}** · target {format_duration(clock.target)} · elapsed "
+            f"{format_duration(clock.elapsed)} · due "
+            f"{_local(clock.due_at_local or clock.due_at, clock.timezone)} · {state}"
         )
     lines.append("")
     if status.next_escalation_level:
