@@ -13,9 +13,10 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -25,11 +26,16 @@ from activities.slo import SloActivities
 from activities.slo_email import build_prepared_sender
 from escalations.argument_count import ArgumentCountInterceptor
 from escalations.config import ConfigError, Settings, load_settings
+from escalations.logging_setup import configure_logging
+from escalations.telemetry import build_runtime, metrics_url
 from escalations.temporal import connect, ensure_search_attributes
 from workflows.slo_alert import SloBudgetAlert
 from workflows.slo_monitor import SloMonitor
 from workflows.ticket_escalation import TicketEscalation
 from workflows.weekly_report import WeeklySloReport
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("escalations.worker")
 
@@ -103,9 +109,27 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set, or SIGTERM/SIGINT arrives when ``stop`` is not given."""
-    client = await connect(settings)
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    runtime: Runtime | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> None:
+    """Run until ``stop`` is set, or SIGTERM/SIGINT arrives when ``stop`` is not given.
+
+    Args:
+        settings: What to connect to and how to run.
+        stop: Set it to stop the worker.
+        runtime: The Temporal runtime; default one built from the settings (serving
+            metrics on ``settings.metrics_address``; see :mod:`escalations.telemetry`).
+        tracer_provider: Where spans go when tracing is on; default the OTLP exporter.
+
+    Raises:
+        ConfigError: the metrics address cannot be bound, or tracing is on without its extra.
+    """
+    runtime = runtime or build_runtime(settings)
+    client = await connect(settings, runtime=runtime, tracer_provider=tracer_provider)
     if settings.register_search_attributes:
         try:
             await ensure_search_attributes(client, settings.temporal_namespace)
@@ -119,13 +143,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(client, settings, executor)
         log.info(
-            "worker polling %s on %s/%s; email to %s; policies from %s; payloads %s",
+            "worker polling %s on %s/%s; email to %s; policies from %s; payloads %s; "
+            "metrics %s; tracing %s",
             settings.task_queue,
             settings.temporal_address,
             settings.temporal_namespace,
             settings.email_mode,
             settings.policy_dir,
             settings.payload_mode,
+            metrics_url(settings.metrics_address) if settings.metrics_address else "off",
+            settings.tracing,
         )
         async with worker:
             await stop.wait()
@@ -135,15 +162,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 def main() -> None:
     """Entry point of ``python worker.py`` and ``escalations worker``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
+        asyncio.run(run_worker(settings))
     except ConfigError as err:
         # One line that names the setting, as `escalations worker` prints it; a traceback
         # would add nothing, and the message never quotes a secret.
         print(f"worker.py: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

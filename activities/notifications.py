@@ -19,6 +19,7 @@ from activities.models import DeliveryResult, NotificationRequest
 from activities.outbox import OutboxWriter
 from activities.sendgrid_email import DEFAULT_HOST, SendGridSender
 from policies.emails import EmailAddress
+from workflows.ticket_metrics import DELIVERIES, DELIVERY_FAILURES
 
 _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
 
@@ -65,18 +66,51 @@ class NotificationActivities:
         """
         ticket = single_line(request.ticket.ticket_id)[:100]
         level = single_line(request.level)[:100]
-        _check_recipients(request.recipients)
+        extra = {
+            "ticket_id": ticket,
+            "escalation_level": level,
+            "policy": single_line(request.policy)[:100],
+            "priority": single_line(request.ticket.priority)[:100],
+        }
+        meter = activity.metric_meter()
+        failures = meter.create_counter(
+            DELIVERY_FAILURES, "Failed attempts to deliver a notice (retried or not)"
+        )
         try:
+            _check_recipients(request.recipients)
             result = self._backend.deliver(request)
         except ApplicationError as err:
+            failures.add(
+                1,
+                {
+                    "channel": request.channel,
+                    "error_type": err.type or "unknown",
+                    "permanent": "true" if err.non_retryable else "false",
+                },
+            )
             activity.logger.warning(
                 "notice for ticket %s level %s failed: %s (%s)",
                 ticket,
                 level,
                 err.type,
                 "permanent" if err.non_retryable else "will retry",
+                extra=extra,
             )
             raise
+        except Exception as err:
+            # A bug rather than a provider's answer: the SDK logs it and retries.
+            failures.add(
+                1,
+                {
+                    "channel": request.channel,
+                    "error_type": type(err).__name__,
+                    "permanent": "false",
+                },
+            )
+            raise
+        meter.create_counter(DELIVERIES, "Notices delivered (sent or written)").add(
+            1, {"channel": request.channel, "provider": result.provider}
+        )
         activity.logger.info(
             "notice for ticket %s level %s %s via %s (message id %s)",
             ticket,
@@ -84,6 +118,7 @@ class NotificationActivities:
             result.status,
             result.provider,
             result.message_id,
+            extra=extra,
         )
         return result
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -24,17 +23,16 @@ from escalations.cli_security import add_security_commands
 from escalations.cli_slo import add_slo_commands
 from escalations.cli_ticket import add_ticket_commands, release_clients
 from escalations.cli_tickets import add_tickets_commands
-from escalations.config import ConfigError, load_settings
+from escalations.config import DEV_METRICS_ADDRESS, ConfigError, load_settings
 from escalations.errors import connect_failure_reason
+from escalations.logging_setup import configure_logging
 from policies.loader import PolicyError, read_policy_file
 
 Handler = Callable[[argparse.Namespace], int]
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
 
 def _dev(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(load_settings(default_metrics_address=DEV_METRICS_ADDRESS).log_format)
     try:
         asyncio.run(
             dev.run_dev(
@@ -54,7 +52,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(settings.log_format)
     try:
         asyncio.run(worker.run_worker(settings))
     except RuntimeError as err:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from escalations.encryption import EncryptionKey, InvalidKey, parse_inline_keys, parse_key_file
 from policies.loader import default_policy_dir
@@ -17,6 +19,12 @@ DEFAULT_NAMESPACE = "default"
 DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
 DEFAULT_FROM = "escalations@localhost"
 MIN_CODEC_TOKEN_LENGTH = 16
+DEV_METRICS_ADDRESS = "127.0.0.1:9464"
+"""Where ``escalations dev`` serves Prometheus metrics unless told otherwise (9464 is the
+port OpenTelemetry's Prometheus exporters use by convention)."""
+
+LogFormat = Literal["text", "json"]
+Tracing = Literal["off", "otlp"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class Settings:
     temporal_api_key: str | None = None
     temporal_tls: TlsSettings | None = None
     codec_server_token: str | None = None
+    metrics_address: str | None = None
+    log_format: LogFormat = "text"
+    tracing: Tracing = "off"
 
     def __repr__(self) -> str:
         # Never let an API key, token or encryption key reach a log line or a traceback.
@@ -72,7 +83,8 @@ class Settings:
             f"sendgrid_host={self.sendgrid_host!r}, outbox_dir={str(self.outbox_dir)!r}, "
             f"temporal_api_key=<{temporal_key}>, temporal_tls={self.temporal_tls!r}, "
             f"encryption_key_ids={[k.key_id for k in self.encryption_keys]!r}, "
-            f"codec_server_token=<{token}>)"
+            f"codec_server_token=<{token}>, metrics_address={self.metrics_address!r}, "
+            f"log_format={self.log_format!r}, tracing={self.tracing!r})"
         )
 
     __str__ = __repr__
@@ -94,8 +106,17 @@ class ConfigError(ValueError):
     """An environment variable with a value that cannot be used."""
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from ``env`` (default: the process environment); unset means the default."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, default_metrics_address: str | None = None
+) -> Settings:
+    """Settings from ``env`` (default: the process environment); unset means the default.
+
+    Args:
+        env: The variables to read.
+        default_metrics_address: Where to serve metrics when ``ESCALATIONS_METRICS_ADDRESS``
+            is unset (``escalations dev`` passes :data:`DEV_METRICS_ADDRESS`; the worker
+            serves none unless asked).
+    """
     env = os.environ if env is None else env
 
     def get(name: str) -> str | None:
@@ -133,6 +154,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         temporal_api_key=get("TEMPORAL_API_KEY"),
         temporal_tls=_tls_settings(get),
         codec_server_token=_codec_token(get),
+        metrics_address=_metrics_address(
+            get("ESCALATIONS_METRICS_ADDRESS"), default_metrics_address
+        ),
+        log_format=_log_format(get("ESCALATIONS_LOG_FORMAT")),
+        tracing=_tracing(get("ESCALATIONS_TRACING")),
     )
 
 
@@ -231,3 +257,44 @@ def _codec_token(get: Callable[[str], str | None]) -> str | None:
             f"{MIN_CODEC_TOKEN_LENGTH} random characters (e.g. `openssl rand -base64 32`)"
         )
     return token
+
+
+def _metrics_address(text: str | None, default: str | None) -> str | None:
+    # The SDK's exporter binds a socket address, not a host name: check it here so a typo
+    # names the variable instead of failing inside the Temporal runtime.
+    if text is None:
+        return default
+    if text.lower() in {"off", "none", "false", "0"}:
+        return None
+    host, sep, port = text.rpartition(":")
+    host = "127.0.0.1" if host == "localhost" else host
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        valid = bool(sep) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+        valid = valid and (":" not in host or host.startswith("["))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"ESCALATIONS_METRICS_ADDRESS={text!r}: use <ip>:<port> (127.0.0.1:9464, "
+            "0.0.0.0:9464, [::1]:9464) or off"
+        )
+    return f"{host}:{port}"
+
+
+def _log_format(text: str | None) -> LogFormat:
+    value = (text or "text").lower()
+    if value == "text":
+        return "text"
+    if value == "json":
+        return "json"
+    raise ConfigError(f"ESCALATIONS_LOG_FORMAT={text!r}: use text or json")
+
+
+def _tracing(text: str | None) -> Tracing:
+    value = (text or "off").lower()
+    if value in {"off", "none", "false", "0"}:
+        return "off"
+    if value == "otlp":
+        return "otlp"
+    raise ConfigError(f"ESCALATIONS_TRACING={text!r}: use otlp (OpenTelemetry) or off")

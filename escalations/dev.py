@@ -27,7 +27,8 @@ from temporalio.service import RPCError
 
 import worker
 from escalations.binaries import find_binary
-from escalations.config import Settings, load_settings
+from escalations.config import DEV_METRICS_ADDRESS, Settings, load_settings
+from escalations.telemetry import build_runtime, metrics_url
 from workflows.search_attributes import ALL_KEYS
 
 HOST = "127.0.0.1"
@@ -235,6 +236,11 @@ def banner(server: DevServer, settings: Settings, data_dir: Path, in_memory: boo
         "" if server.address == f"{HOST}:{DEFAULT_PORT}" else f"TEMPORAL_ADDRESS={server.address} "
     )
     storage = "in memory (lost on exit)" if in_memory else str(data_dir / "temporal.db")
+    metrics = (
+        f"{metrics_url(settings.metrics_address)} (Prometheus; ESCALATIONS_METRICS_ADDRESS)"
+        if settings.metrics_address
+        else "off (ESCALATIONS_METRICS_ADDRESS=off)"
+    )
     return "\n".join(
         [
             "Temporal dev server and escalation worker are running.",
@@ -245,6 +251,7 @@ def banner(server: DevServer, settings: Settings, data_dir: Path, in_memory: boo
             f"  Emails go to:  {settings.email_mode}",
             f"  Payloads:      {settings.payload_mode}",
             f"  Policies:      {settings.policy_dir}",
+            f"  Metrics:       {metrics}",
             "Try, in another terminal:",
             f"  {env}escalations ticket open --id T-1 --title 'Checkout down' --priority P1 "
             "--team payments --customer Acme --requester buyer@example.com",
@@ -262,14 +269,24 @@ async def run_dev(
 ) -> None:
     """Run the dev server and a worker until SIGINT or SIGTERM.
 
+    The worker serves Prometheus metrics on ``127.0.0.1:9464`` unless
+    ``ESCALATIONS_METRICS_ADDRESS`` names another address, or ``off``.
+
     Raises:
-        ConfigError: the environment holds an unusable setting (checked before anything starts).
+        ConfigError: the environment holds an unusable setting (checked before anything
+            starts), or the metrics address is taken.
         DevServerError: the server could not start, or stopped on its own.
     """
-    base = load_settings()
+    base = load_settings(default_metrics_address=DEV_METRICS_ADDRESS)
     server = await start_dev_server(
         port, ui_port, data_dir, in_memory, namespace=base.temporal_namespace
     )
+    try:
+        # After the server's own ports are checked: a taken gRPC port is the likelier problem.
+        runtime = build_runtime(base)
+    except BaseException:
+        await server.stop()
+        raise
     # The embedded server speaks plain gRPC: Temporal Cloud credentials in the environment
     # are for another server. Encryption stays as configured (off unless keys are set).
     settings = dataclasses.replace(
@@ -284,7 +301,7 @@ async def run_dev(
     server_exit.add_done_callback(lambda _: stop.set())
     try:
         print(banner(server, settings, data_dir, in_memory), flush=True)
-        await worker.run_worker(settings, stop)
+        await worker.run_worker(settings, stop, runtime=runtime)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

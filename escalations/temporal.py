@@ -5,37 +5,63 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from escalations.config import ConfigError, Settings
 from escalations.data_converter import data_converter
 from escalations.encryption import EncryptionCodec
+from escalations.telemetry import tracing_interceptor
 from workflows.search_attributes import ALL_KEYS
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger(__name__)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Client:
     """A client with the pydantic data converter, encrypting payloads when keys are set, over
-    TLS and with an API key when the settings ask for them.
+    TLS and with an API key when the settings ask for them, traced when tracing is on.
+
+    Args:
+        settings: Where and how to connect.
+        runtime: The Temporal runtime (the worker's serves its metrics); default the SDK's.
+        tracer_provider: Where spans go when tracing is on (see
+            :func:`escalations.telemetry.tracing_interceptor`).
 
     Raises:
-        ConfigError: a TLS certificate or key file cannot be read.
+        ConfigError: a TLS certificate or key file cannot be read; tracing is on without the
+            tracing extra installed.
     """
+    interceptors: list[Interceptor] = []
+    tracing = tracing_interceptor(settings, tracer_provider)
+    if tracing is not None:
+        # Also a worker interceptor: workers built on this client trace workflows and
+        # activities too.
+        interceptors.append(tracing)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter_for(settings),
         api_key=settings.temporal_api_key,
         tls=tls_config(settings),
+        interceptors=interceptors,
+        runtime=runtime,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         build_status,
         feedback_closes_at,
     )
+    from workflows.ticket_metrics import TicketMetrics
     from workflows.ticket_outcome import OUTCOME_MEMO, TicketOutcome
     from workflows.ticket_state import (
         Delivery,
@@ -93,6 +95,7 @@ class TicketEscalation:
         self._details = ""
         self._reporting = False
         self._published_outcome = ""
+        self._metrics = TicketMetrics()
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -112,6 +115,9 @@ class TicketEscalation:
         self._calendars = policy_calendars(self._state.policy)
         self._published = dict(self._current_search_values()) if input.continued else {}
         self._reporting = workflow.patched(SLA_REPORTING)
+        if input.continued:
+            # The run before counted these breaches already.
+            self._metrics.breaches(self._status(), count=False)
         state = self._state
         while True:
             while not state.resolved:
@@ -268,6 +274,7 @@ class TicketEscalation:
         records = state.record_fire(
             due, now, now_list, describe_condition(due.level.when), held=held
         )
+        self._metrics.fired(due.level.name, state.policy.name, priority, due.due_at, now)
         workflow.logger.info(
             "ticket %s: level %s fired (repeat %d) to %d recipient(s), %d held for quiet hours",
             fields.ticket_id,
@@ -275,6 +282,7 @@ class TicketEscalation:
             due.repeat,
             len(now_list),
             sum(len(group) for group in held.values()),
+            extra=self._log_extra(due.level.name, priority),
         )
         for index, record in enumerate(records, start=first):
             if record.delivery.status == "pending":
@@ -345,6 +353,17 @@ class TicketEscalation:
             delivery = Delivery(status="cancelled", detail="the ticket was resolved first")
         finally:
             self._deliveries.pop(index, None)
+        self._metrics.notice(request.channel, delivery.status)
+        workflow.logger.log(
+            logging.WARNING if delivery.status == "failed" else logging.INFO,
+            "ticket %s: notice of level %s (repeat %d) %s%s",
+            request.ticket.ticket_id,
+            request.level,
+            request.repeat,
+            delivery.status,
+            f": {delivery.detail}" if delivery.status == "failed" else "",
+            extra=self._log_extra(request.level),
+        )
         record = state.escalations[index]
         state.escalations[index] = record.model_copy(update={"delivery": delivery})
         if workflow.patched(DELIVERY_DOES_NOT_WAKE):
@@ -377,6 +396,10 @@ class TicketEscalation:
 
     def _publish(self) -> None:
         status = self._status()
+        for clock in self._metrics.breaches(status):
+            workflow.logger.info(
+                "ticket %s: %s SLA breached", status.ticket_id, clock, extra=self._log_extra()
+            )
         current = self._current_search_values(status)
         keys = sa.BASE_KEYS
         outcome: TicketOutcome | None = None
@@ -424,7 +447,28 @@ class TicketEscalation:
             )
         return self._state
 
+    def _log_extra(self, level: str | None = None, priority: str | None = None) -> dict[str, str]:
+        """What every log line about this ticket carries (the JSON log's fields)."""
+        state = self._require_state()
+        extra = {
+            "ticket_id": state.fields.ticket_id,
+            "policy": state.policy.name,
+            "priority": priority or state.fields.priority,
+        }
+        if level is not None:
+            extra["escalation_level"] = level
+        return extra
+
     def _mark_changed(self) -> TicketStatus:
+        update = workflow.current_update_info()
+        if update is not None:
+            # Every update handler ends here, once it has changed the ticket.
+            workflow.logger.info(
+                "ticket %s: %s applied",
+                self._require_state().fields.ticket_id,
+                update.name,
+                extra=self._log_extra(),
+            )
         self._changed = True
         return self._status()
 
