@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test check fmt lint typecheck pytest install clean
+.PHONY: dev test check fmt lint typecheck pytest install clean lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ test: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# requirements.lock (the Docker image installs from it): what pip resolves for the runtime
+# dependencies of pyproject.toml alone, in a throwaway venv, without the project itself.
+LOCK_VENV := build/lockvenv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet .
+	{ sed -n '/^#/p' requirements.lock; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -v '^helpdesk-escalations'; \
+	} > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .data build *.egg-info
