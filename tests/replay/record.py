@@ -75,6 +75,7 @@ class _Recorder:
         for source in POLICY_DIRS:
             for path in source.glob("*.yaml"):
                 shutil.copy(path, policy_dir / path.name)
+        self._policy_dir = policy_dir
         self._policies = PolicyActivities(policy_dir)
         self._notifications = build_notification_activities(
             api_key="SG.test-key",
@@ -94,7 +95,9 @@ class _Recorder:
                 activity_executor=executor,
             ):
                 for name, script in scenarios.items():
-                    handle = await script(Recording(env, self.fake, _opener(env, name, queue)))
+                    handle = await script(
+                        Recording(env, self.fake, _opener(env, name, queue), self._policy_dir)
+                    )
                     await handle.result()
                     await self._save(env.client, name, handle)
 

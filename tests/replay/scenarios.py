@@ -13,6 +13,7 @@ import time as wall_clock
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHandle
@@ -26,6 +27,7 @@ from workflows.ticket_messages import (
     ChangePriorityRequest,
     CustomerRepliedRequest,
     FeedbackRequest,
+    MigratePolicyRequest,
     PauseRequest,
     ReassignRequest,
     ReopenRequest,
@@ -55,6 +57,8 @@ class Recording:
     fake: FakeSendGrid
     open_ticket: Opener
     """Opens the scenario's ticket; keyword arguments override ``TicketInput`` fields."""
+    policy_dir: Path
+    """The worker's policy files (a copy): a scenario may publish a new version."""
 
 
 Scenario = Callable[[Recording], Awaitable[Handle]]
@@ -181,6 +185,39 @@ async def continue_as_new(rec: Recording) -> Handle:
     return handle
 
 
+async def policy_migration(rec: Recording) -> Handle:
+    """A P2 ticket under ``default`` v3 moved onto a v4 with longer P2 targets by
+    ``migrate_policy`` after its first level; the next level fires on the new targets."""
+    env = rec.env
+    handle = await rec.open_ticket(priority="P2")
+    await env.sleep(timedelta(minutes=50))  # response-at-risk at 45 of 60 minutes
+    path = rec.policy_dir / "default.yaml"
+    text = path.read_text(encoding="utf-8")
+    old_p2 = "  P2: {first_response: 1h, resolution: 8h, next_reply: 2h}"
+    _expect("version: 3" in text and old_p2 in text, "default.yaml at v3", "another file")
+    path.write_text(
+        text.replace("version: 3", "version: 4", 1).replace(
+            old_p2, "  P2: {first_response: 2h, resolution: 12h, next_reply: 2h}", 1
+        ),
+        encoding="utf-8",
+    )
+    migrated = await handle.execute_update(
+        TicketEscalation.migrate_policy,
+        MigratePolicyRequest(to_version="4", by="ops@example.com", reason="longer P2 targets"),
+    )
+    _expect(migrated.policy_version == "4", "the ticket on v4", migrated.policy_version)
+    await env.sleep(timedelta(minutes=75))  # 125 minutes: past the new 2h target
+    status = await handle.query(TicketEscalation.status)
+    breached = [e for e in status.escalations if e.level == "response-breached"]
+    _expect(
+        len(breached) == 1 and breached[0].due_at == status.opened_at + timedelta(hours=2),
+        "response-breached once, at the new 2h target",
+        [(e.level, e.due_at) for e in status.escalations],
+    )
+    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    return handle
+
+
 async def _skip_to_weekday_noon(env: WorkflowEnvironment, zone: ZoneInfo) -> datetime:
     now = await env.get_current_time()
     day = now.astimezone(zone).date()
@@ -221,6 +258,7 @@ TIME_SKIPPING: dict[str, Scenario] = {
     "replies": replies,
     "quiet-hours": quiet_hours,
     "failed-delivery": failed_delivery,
+    "policy-migration": policy_migration,
 }
 """Scenarios on the time-skipping server: hours of SLA time in a moment."""
 

@@ -32,6 +32,7 @@ UPDATES = (
     "agent_replied",
     "feedback",
     "reopen",
+    "migrate_policy",
 )
 
 Event = dict[str, Any]
