@@ -143,7 +143,11 @@ async def read_outcomes(
             request = ListWorkflowExecutionsRequest(
                 namespace=client.namespace, query=query, page_size=page_size, next_page_token=token
             )
-            return asyncio.ensure_future(client.workflow_service.list_workflow_executions(request))
+            # retry=True: the SDK backs off and retries transient refusals (RESOURCE_EXHAUSTED
+            # when the server's persistence rate limit is reached), as its own list calls do.
+            return asyncio.ensure_future(
+                client.workflow_service.list_workflow_executions(request, retry=True)
+            )
 
         pending: asyncio.Task[ListWorkflowExecutionsResponse] | None = fetch(b"")
         while pending is not None:
