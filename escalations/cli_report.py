@@ -200,8 +200,21 @@ def _selection(args: argparse.Namespace, now: datetime) -> TicketFilter:
     try:
         selection.query()
     except ValueError as exc:
-        # Only a quote or backslash in a filter value gets here; customers are free text.
-        raise ReportProblem(f"--customer: {exc}") from None
+        # Only a quote or backslash in a filter value gets here: name the flag that carried it.
+        flag = next(
+            (
+                name
+                for name, values in (
+                    ("--priority", args.priority),
+                    ("--team", args.team),
+                    ("--customer", args.customer),
+                    ("--policy", args.policy),
+                )
+                if any("'" in value or "\\" in value for value in values)
+            ),
+            "--customer",
+        )
+        raise ReportProblem(f"{flag}: {exc}") from None
     return selection
 
 

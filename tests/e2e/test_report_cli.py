@@ -8,6 +8,7 @@ checks reading, filtering and figures without waiting on real SLA clocks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 
@@ -16,6 +17,7 @@ from temporalio.client import Client
 
 from benchmarks.report_bench import seed_outcomes
 from escalations.cli import main
+from escalations.encryption import EncryptionCodec, generate_key
 from tests.e2e.processes import DevServer
 from tests.reports.outcomes import POLICY_YAML, RANGE, outcome, pause
 
@@ -81,3 +83,39 @@ async def test_report_json_from_visibility(
     assert p2["attainment"][0]["measured"] == 1
     assert document["bottlenecks"]["paused_after_customer_reply"] == 1
     assert document["unknown_policies"] == []
+
+
+async def test_encrypted_outcomes_without_keys_say_which_setting_is_missing(
+    dev_server: DevServer,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    team = f"sealed-{run}"
+    sealed = Client(
+        client.service_client,
+        namespace=client.namespace,
+        data_converter=dataclasses.replace(
+            client.data_converter, payload_codec=EncryptionCodec([generate_key()])
+        ),
+    )
+    await seed_outcomes(sealed, [outcome(f"E-{run}-1", team=team, first=60)], concurrency=1)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server.address)
+    capsys.readouterr()
+
+    argv = ["report", "--from", RANGE[0].isoformat(), "--to", RANGE[1].isoformat()]
+    code = await asyncio.to_thread(main, [*argv, "--team", team])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "encrypted and this process holds no encryption keys" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--team", "--priority", "--customer", "--policy"])
+def test_a_quote_in_a_filter_is_refused_naming_its_flag(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["report", flag, "o'brien"])
+    assert code == 2
+    assert f"error: {flag}: " in capsys.readouterr().err
