@@ -22,14 +22,13 @@ from typing import IO
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError
 
 import worker
 from escalations.binaries import find_binary
 from escalations.config import DEV_METRICS_ADDRESS, Settings, load_settings
 from escalations.telemetry import build_runtime, metrics_url
-from workflows.search_attributes import ALL_KEYS
+from workflows.search_attributes import ALL_KEYS, type_name
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 7233
@@ -38,16 +37,6 @@ DEFAULT_DATA_DIR = Path(".data")
 READY_TIMEOUT = timedelta(seconds=30)
 STOP_TIMEOUT = timedelta(seconds=10)
 LOG_NAME = "temporal-server.log"
-
-_TYPE_NAMES = {
-    SearchAttributeIndexedValueType.TEXT: "Text",
-    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
-    SearchAttributeIndexedValueType.INT: "Int",
-    SearchAttributeIndexedValueType.DOUBLE: "Double",
-    SearchAttributeIndexedValueType.BOOL: "Bool",
-    SearchAttributeIndexedValueType.DATETIME: "Datetime",
-    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
-}
 
 
 class DevServerError(RuntimeError):
@@ -131,7 +120,7 @@ def server_command(
             "synchronous=normal",
         ]
     for key in ALL_KEYS:
-        command += ["--search-attribute", f"{key.name}={_TYPE_NAMES[key.indexed_value_type]}"]
+        command += ["--search-attribute", f"{key.name}={type_name(key)}"]
     return command
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributeUpdate,
+)
 
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
 PRIORITY = SearchAttributeKey.for_keyword("Priority")
@@ -67,6 +71,22 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = BASE_KEYS + REPORTING_KEYS
 """Every attribute to register on a namespace."""
 
 SearchValue = str | datetime | bool | int | float | list[str] | None
+
+_TYPE_NAMES = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+
+def type_name(key: SearchAttributeKey[Any]) -> str:
+    """``key``'s type as the ``temporal`` CLI spells it (``start-dev --search-attribute
+    Name=Type``, ``operator search-attribute create --type``)."""
+    return _TYPE_NAMES[key.indexed_value_type]
 
 
 def changed_updates(

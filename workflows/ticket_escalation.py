@@ -77,6 +77,20 @@ feedback window closes, instead of completing at once."""
 INVALID_UPDATE = "InvalidUpdate"
 
 
+async def _load_policy_locally(request: LoadPolicyRequest, summary: str) -> Policy:
+    """The ``load_policy`` activity as a local activity: the policy is recorded in history as a
+    marker, without an activity task through the server."""
+    policy: Policy = await workflow.execute_local_activity(
+        "load_policy",
+        request,
+        result_type=Policy,
+        start_to_close_timeout=timeouts.LOAD_POLICY_TIMEOUT,
+        retry_policy=timeouts.LOAD_POLICY_RETRY,
+        summary=summary,
+    )
+    return policy
+
+
 def _reject(message: str) -> ApplicationError:
     # Non-retryable: resending the same update cannot succeed, and callers should say so.
     return ApplicationError(message, type=INVALID_UPDATE, non_retryable=True)
@@ -166,14 +180,7 @@ class TicketEscalation:
             if workflow.patched(LOCAL_POLICY_LOAD):
                 # A local activity: the policy is still recorded in history (as a marker),
                 # but opening a ticket no longer sends an activity task through the server.
-                policy = await workflow.execute_local_activity(
-                    "load_policy",
-                    request,
-                    result_type=Policy,
-                    start_to_close_timeout=timeouts.LOAD_POLICY_TIMEOUT,
-                    retry_policy=timeouts.LOAD_POLICY_RETRY,
-                    summary=f"load policy {input.policy}",
-                )
+                policy = await _load_policy_locally(request, f"load policy {input.policy}")
             else:
                 policy = await workflow.execute_activity(
                     "load_policy",
@@ -702,13 +709,9 @@ class TicketEscalation:
         state = await self._ready()
         self._validate_migrate_policy(request)
         try:
-            policy = await workflow.execute_local_activity(
-                "load_policy",
+            policy = await _load_policy_locally(
                 LoadPolicyRequest(name=state.policy.name),
-                result_type=Policy,
-                start_to_close_timeout=timeouts.LOAD_POLICY_TIMEOUT,
-                retry_policy=timeouts.LOAD_POLICY_RETRY,
-                summary=f"load policy {state.policy.name} to migrate",
+                f"load policy {state.policy.name} to migrate",
             )
         except ActivityError as err:
             cause = err.cause if isinstance(err.cause, ApplicationError) else err

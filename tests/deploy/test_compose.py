@@ -19,10 +19,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from temporalio.common import SearchAttributeIndexedValueType
 
 from escalations.dev import server_command
-from workflows.search_attributes import ALL_KEYS
+from workflows.search_attributes import ALL_KEYS, type_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/data/compose-spec.json").read_text())
@@ -40,16 +39,7 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([.-][A-Za-z0-9.-]+)?$")
 TWO_PART_VERSION_IMAGES = {"postgres": re.compile(r"^\d+\.\d+$")}
 # Long-running services that nothing depends on may go without a healthcheck, with a reason.
 UNPROBED = {"temporal-ui": "its image documents no probe tool, and nothing depends on it"}
-CLI_TYPES = {
-    SearchAttributeIndexedValueType.TEXT: "Text",
-    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
-    SearchAttributeIndexedValueType.INT: "Int",
-    SearchAttributeIndexedValueType.DOUBLE: "Double",
-    SearchAttributeIndexedValueType.BOOL: "Bool",
-    SearchAttributeIndexedValueType.DATETIME: "Datetime",
-    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
-}
-EXPECTED_ATTRIBUTES = {key.name: CLI_TYPES[key.indexed_value_type] for key in ALL_KEYS}
+EXPECTED_ATTRIBUTES = {key.name: type_name(key) for key in ALL_KEYS}
 
 
 @functools.cache

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import IO
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
 
 from escalations.binaries import find_binary
 from escalations.data_converter import data_converter
-from workflows.search_attributes import ALL_KEYS
+from workflows.search_attributes import ALL_KEYS, type_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_SCRIPT = REPO_ROOT / "worker.py"
@@ -173,7 +172,7 @@ class DevServer(LoggedProcess):
             "warn",
         ]
         for key in ALL_KEYS:
-            args += ["--search-attribute", f"{key.name}={_attribute_type(key.indexed_value_type)}"]
+            args += ["--search-attribute", f"{key.name}={type_name(key)}"]
         super().__init__("temporal dev server", args, directory / "temporal-server.log")
 
     @property
@@ -199,22 +198,6 @@ class DevServer(LoggedProcess):
             f"dev server on {self.address} not ready after {within}s ({last!r}); "
             f"last output:\n{tail(self.log_path)}"
         )
-
-
-_CLI_TYPES = {
-    SearchAttributeIndexedValueType.TEXT: "Text",
-    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
-    SearchAttributeIndexedValueType.INT: "Int",
-    SearchAttributeIndexedValueType.DOUBLE: "Double",
-    SearchAttributeIndexedValueType.BOOL: "Bool",
-    SearchAttributeIndexedValueType.DATETIME: "Datetime",
-    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
-}
-
-
-def _attribute_type(indexed_value_type: SearchAttributeIndexedValueType) -> str:
-    """The type name ``start-dev --search-attribute Name=Type`` expects."""
-    return _CLI_TYPES[indexed_value_type]
 
 
 async def connect(address: str) -> Client:
