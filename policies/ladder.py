@@ -50,6 +50,19 @@ class LevelProgress(BaseModel):
 
 Clocks = Mapping[ClockName, SlaClock]
 
+FactsHistory = list[tuple[datetime, TicketFacts]]
+"""Each instant the facts changed, oldest first, with the facts from then on; the last entry
+holds the facts as they stand now."""
+
+
+@dataclass(frozen=True)
+class LiveSince:
+    """What the grid rule needs beyond the clocks: when the facts changed, and when the ticket
+    last became live (opened, resumed or reopened)."""
+
+    history: FactsHistory
+    since: datetime
+
 
 def clock_threshold(condition: ClockCondition, target: timedelta) -> timedelta:
     """The business time at which a clock condition becomes true."""
@@ -80,18 +93,30 @@ def _field_true(condition: FieldCondition, facts: TicketFacts) -> bool:
     return number < condition.lt
 
 
+def _held_since(condition: FieldCondition, history: FactsHistory) -> datetime | None:
+    """The instant since which ``condition`` has held without interruption; None if false now."""
+    since = None
+    for at, facts in reversed(history):
+        if not _field_true(condition, facts):
+            break
+        since = at
+    return since
+
+
 def condition_since(
     condition: Condition,
     facts: TicketFacts,
     clocks: Clocks,
     calendars: CalendarSet,
     now: datetime,
+    history: FactsHistory | None = None,
 ) -> datetime | None:
     """When ``condition`` became (or will become) true if nothing else changes; None if never.
 
     Clock conditions hold only while their clock has not stopped: an acknowledged ticket does not
-    escalate for a late first response. Field conditions hold from ``now`` when true, since
-    fields change only through updates, after which this is asked again.
+    escalate for a late first response. A field condition holds since the update that made it
+    true, read from ``history``; without one (tickets opened before the history was kept) it
+    holds from ``now``, and fields change only through updates, after which this is asked again.
     """
     if isinstance(condition, ClockCondition):
         clock = clocks.get(condition.clock)
@@ -99,9 +124,11 @@ def condition_since(
             return None
         return clock.reached_at(clock_threshold(condition, clock.target), calendars)
     if isinstance(condition, FieldCondition):
-        return now if _field_true(condition, facts) else None
+        if not _field_true(condition, facts):
+            return None
+        return now if history is None else _held_since(condition, history)
     parts = [
-        condition_since(c, facts, clocks, calendars, now)
+        condition_since(c, facts, clocks, calendars, now, history)
         for c in (condition.any if isinstance(condition, AnyCondition) else condition.all)
     ]
     if isinstance(condition, AllCondition):
@@ -117,22 +144,53 @@ def next_fire_at(
     clocks: Clocks,
     calendars: CalendarSet,
     now: datetime,
+    live: LiveSince | None = None,
 ) -> datetime | None:
-    """When ``level`` should next notify (possibly in the past: fire at once); None if never."""
+    """When ``level`` should next notify (possibly in the past: fire at once); None if never.
+
+    ``live`` carries the facts history and the instant the ticket last became live; without it
+    (tickets opened before they were kept) the older rule applies: see :func:`_legacy_next`.
+    """
     if level.priorities is not None and facts.priority not in level.priorities:
         return None
-    since = condition_since(level.when, facts, clocks, calendars, now)
+    history = live.history if live is not None else None
+    since = condition_since(level.when, facts, clocks, calendars, now, history)
     if since is None:
         return None
+    if live is None:
+        return _legacy_next(level, progress, since)
+    # Nothing falls due at an instant the ticket was paused or resolved: a level whose condition
+    # came true then is due when the ticket became live again.
+    after = max(since, live.since)
+    if progress.fired == 0:
+        return after
+    if level.repeat is None or progress.fired > level.repeat.times:
+        return None
+    assert progress.last_fired_at is not None
+    assert progress.first_due_at is not None
+    # Repeats sit on the grid first_due_at + k * every. A repeat takes the first grid point
+    # after the slot of the previous notice (points that passed while a late notice waited are
+    # skipped, not sent in a burst) at which the condition held and the ticket was live; so
+    # points that fell while paused, resolved or while the condition did not hold are skipped,
+    # and `times` counts notices sent.
+    every = level.repeat.every
+    anchor = progress.first_due_at
+    slot = (progress.last_fired_at - anchor) // every + 1
+    reached = -((anchor - after) // every)  # ceil((after - anchor) / every)
+    return anchor + max(progress.fired, slot, reached) * every
+
+
+def _legacy_next(level: Level, progress: LevelProgress, since: datetime) -> datetime | None:
+    """The rule of tickets opened before the facts history was kept, unchanged so that their
+    histories replay: repeats may land off the grid (``since`` wins) and a repeat missed while
+    paused is sent on resume."""
     if progress.fired == 0:
         return since
     if level.repeat is None or progress.fired > level.repeat.times:
         return None
     assert progress.last_fired_at is not None
     assert progress.first_due_at is not None
-    # Repeats sit on a grid anchored at the first notice's due time, so they do not drift by
-    # each firing's latency; grid points that passed while the ticket was paused are skipped
-    # rather than fired in a burst on resume.
+    # Anchored at the first notice's due time so repeats do not drift by each firing's latency.
     every = level.repeat.every
     passed = (progress.last_fired_at - progress.first_due_at) // every + 1
     return max(since, progress.first_due_at + max(progress.fired, passed) * every)

@@ -74,6 +74,12 @@ search attributes."""
 FEEDBACK_WINDOW = "feedback-window"
 """Since issue 6: a resolved ticket stays open for feedback and reopening until the policy's
 feedback window closes, instead of completing at once."""
+EVENTS_IN_AT_ORDER = "events-in-at-order"
+"""Since issue 14: the ticket keeps an event timeline, so events reported late (``at``) count
+as if they had arrived in the order of their ``at``s, repeats stay on their grid (skipping
+points that fell while paused or resolved) and an impact level is due at the update that made
+it true. The old branch (no timeline) applies a late event where the ticket stands and places
+repeats as before; histories recorded up to replay set v7 take it."""
 INVALID_UPDATE = "InvalidUpdate"
 
 
@@ -221,7 +227,13 @@ class TicketEscalation:
         fields = TicketFields.model_validate(
             input.model_dump(include=set(TicketFields.model_fields))
         )
-        return TicketState.open(fields, policy, opened_at, notice_key=workflow.info().run_id)
+        return TicketState.open(
+            fields,
+            policy,
+            opened_at,
+            notice_key=workflow.info().run_id,
+            in_at_order=workflow.patched(EVENTS_IN_AT_ORDER),
+        )
 
     async def _sleep_until_next_change(self) -> None:
         state = self._require_state()
@@ -467,6 +479,8 @@ class TicketEscalation:
         return extra
 
     def _mark_changed(self) -> TicketStatus:
+        # A late acknowledgement or reply can start a next-reply cycle as well as a message.
+        self._require_state().restart_reply_levels(workflow.now(), self._calendars)
         update = workflow.current_update_info()
         if update is not None:
             # Every update handler ends here, once it has changed the ticket.
@@ -683,7 +697,7 @@ class TicketEscalation:
         """New impact figures; impact triggers fire as soon as they hold."""
         state = await self._ready()
         self._require_open("update_impact")
-        state.update_impact(request.affected_users, request.critical_service)
+        state.update_impact(request.affected_users, request.critical_service, workflow.now())
         return self._mark_changed()
 
     @update_impact.validator
@@ -695,7 +709,7 @@ class TicketEscalation:
         """Hand the ticket to another assignee, team or both."""
         state = await self._ready()
         self._require_open("reassign")
-        state.reassign(request.assignee, request.team)
+        state.reassign(request.assignee, request.team, workflow.now())
         return self._mark_changed()
 
     @reassign.validator

@@ -15,10 +15,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from activities.models import DeliveryResult
-from policies.calendar import CalendarSet, builtin_calendars
+from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
 from policies.clock import SlaClock
 from policies.ladder import (
     LevelProgress,
+    LiveSince,
     TicketFacts,
     condition_since,
     condition_uses_clock,
@@ -32,6 +33,32 @@ from workflows.ticket_outcome import (
     TicketOutcome,
     escalation_counts,
     paused_seconds,
+)
+from workflows.ticket_timeline import (
+    TimelineEvent,
+    calendars_in_force,
+    facts_history,
+    in_at_order,
+    targets_before,
+)
+
+# What a refold rebuilds: the clocks and every field the clock rules set.
+_CLOCK_FIELDS = (
+    "clocks",
+    "state",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
+    "paused_reason",
+    "paused_at",
+    "next_reply_cycles",
+    "next_reply_breaches",
+    "last_customer_reply_at",
+    "last_agent_reply_at",
+    "pauses",
+    "reopens",
 )
 
 # A pause this soon after a customer message is flagged in reports: the customer had just
@@ -154,12 +181,31 @@ class TicketState(_Message):
     feedback_comment: str | None = None
     feedback_at: datetime | None = None
     policy_migrations: list[PolicyMigration] = []
+    timeline: list[TimelineEvent] | None = None
+    """Every event that moved the clocks or the facts, in arrival order. None on tickets opened
+    before it was kept: they keep the older rules (a late event is applied where the ticket
+    stands, repeats as :func:`policies.ladder._legacy_next` places them)."""
+    reply_cycle: int = 0
+    """The next-reply cycle the notices of next-reply levels belong to (their idempotency key):
+    it only grows, even when a late event changes how many cycles the clock counts."""
+    reply_cycle_start: datetime | None = None
+    """When the cycle numbered ``reply_cycle`` started."""
 
     @classmethod
     def open(
-        cls, fields: TicketFields, policy: Policy, opened_at: datetime, notice_key: str
+        cls,
+        fields: TicketFields,
+        policy: Policy,
+        opened_at: datetime,
+        notice_key: str,
+        *,
+        in_at_order: bool = True,
     ) -> TicketState:
-        """A new ticket whose clocks started at ``opened_at``."""
+        """A new ticket whose clocks started at ``opened_at``.
+
+        ``in_at_order`` keeps the event timeline (late events honoured, repeats on their grid);
+        the workflow turns it off only to replay tickets opened before those rules.
+        """
         targets = policy.targets[fields.priority]
         clocks = {
             name: SlaClock(target=targets.for_clock(name), calendar=targets.calendar)
@@ -168,6 +214,14 @@ class TicketState(_Message):
         # The next-reply clock starts with the first customer message after the first response.
         clocks[ClockName.FIRST_RESPONSE].start(opened_at)
         clocks[ClockName.RESOLUTION].start(opened_at)
+        opening = TimelineEvent(
+            kind="open",
+            at=opened_at,
+            priority=fields.priority,
+            team=fields.team,
+            affected_users=fields.affected_users,
+            critical_service=fields.critical_service,
+        )
         return cls(
             fields=fields,
             policy=policy,
@@ -175,6 +229,7 @@ class TicketState(_Message):
             notice_key=notice_key,
             clocks=clocks,
             progress={level.name: LevelProgress() for level in policy.levels},
+            timeline=[opening] if in_at_order else None,
         )
 
     @property
@@ -199,20 +254,21 @@ class TicketState(_Message):
         )
 
     # -- updates ---------------------------------------------------------------------------
+    #
+    # Each update is an event. In order (its ``at`` no earlier than any event already known) it
+    # is applied to the state as it stands; late, it is inserted in the timeline and every
+    # clock is folded again from the opening, so the clocks read as if the events had arrived
+    # in the order of their ``at``s. What the ticket already did (notices sent, escalation
+    # records) is not undone.
 
     def acknowledge(self, by: str, at: datetime) -> None:
-        """Stop the first-response clock at ``at``; a second acknowledge changes nothing."""
-        if self.acknowledged_at is not None:
-            return
-        self.clocks[ClockName.FIRST_RESPONSE].stop(at)
-        self.acknowledged_at, self.acknowledged_by = at, by
-        if self.state is TicketStateName.OPEN:
-            self.state = TicketStateName.ACKNOWLEDGED
+        """A first response at ``at``: stops the first-response clock. Of two, the earlier wins
+        (with the timeline; without it, the first to arrive)."""
+        self._record(TimelineEvent(kind="acknowledge", at=at, by=by))
 
     def resolve(self, by: str, at: datetime, note: str | None) -> None:
         """Stop every clock at ``at``; escalations end and held notices are dropped."""
-        for clock in self.clocks.values():
-            clock.stop(at)
+        self._record(TimelineEvent(kind="resolve", at=at, by=by, text=note))
         for i, record in enumerate(self.escalations):
             if record.held:
                 self.escalations[i] = record.model_copy(
@@ -222,21 +278,11 @@ class TicketState(_Message):
                         )
                     }
                 )
-        self.resolved_at, self.resolved_by, self.resolution_note = at, by, note
-        self._end_pause(max(at, self.paused_at) if self.paused_at else at)
-        self.paused_reason = None
-        self.paused_at = None
-        self.state = TicketStateName.RESOLVED
 
     def reopen(self, by: str, at: datetime, reason: str) -> None:
         """A resolved ticket needs more work: its resolution clock counts again from ``at``
         (the time it spent resolved counts nothing) and its escalations resume."""
-        if not self.resolved or self.resolved_at is None:
-            return
-        self.reopens.append(Reopen(at=at, by=by, reason=reason, resolved_at=self.resolved_at))
-        self.clocks[ClockName.RESOLUTION].reopen(at)
-        self.resolved_at = self.resolved_by = self.resolution_note = None
-        self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
+        self._record(TimelineEvent(kind="reopen", at=at, by=by, text=reason))
 
     def feedback(self, csat: int, comment: str | None, at: datetime) -> None:
         """The customer rated the resolution; a later rating replaces an earlier one."""
@@ -244,45 +290,16 @@ class TicketState(_Message):
 
     def pause(self, reason: str, now: datetime) -> None:
         """Stop every running clock and hold escalations until :meth:`resume`."""
-        for clock in self.clocks.values():
-            clock.pause(now)
-        self.paused_at = now
-        self.paused_reason = reason
-        self.state = TicketStateName.PAUSED
-        replied = self.last_customer_reply_at
-        self.pauses.append(
-            Pause(
-                start=now,
-                reason=reason,
-                after_customer_reply=replied is not None
-                and timedelta(0) <= now - replied <= PAUSE_AFTER_REPLY,
-            )
-        )
+        self._record(TimelineEvent(kind="pause", at=now, text=reason))
 
     def resume(self, now: datetime) -> None:
         """Restart the clocks that were running before the pause."""
-        for clock in self.clocks.values():
-            if clock.started:  # a next-reply clock between customer messages stays idle
-                clock.start(now)
-        self._end_pause(now)
-        self.paused_reason = None
-        self.paused_at = None
-        self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
-
-    def _end_pause(self, at: datetime) -> None:
-        if self.pauses and self.pauses[-1].end is None:
-            last = self.pauses[-1]
-            self.pauses[-1] = last.model_copy(update={"end": max(at, last.start)})
+        self._record(TimelineEvent(kind="resume", at=now))
 
     def change_priority(self, priority: str, now: datetime) -> None:
         """Re-target the clocks that still count on ``priority``'s targets and calendar."""
-        if priority == self.fields.priority:
-            return
-        targets = self.policy.targets[priority]
-        for name, clock in self.clocks.items():
-            if not clock.stopped:
-                clock.retarget(targets.for_clock(name), targets.calendar, now)
-        self.fields.priority = priority
+        if priority != self.fields.priority:
+            self._record(TimelineEvent(kind="priority", at=now, priority=priority))
 
     def migration_problem(self, policy: Policy) -> str | None:
         """Why this ticket cannot move onto ``policy``, or None when it can."""
@@ -294,10 +311,14 @@ class TicketState(_Message):
                 f"{self.fields.priority!r}; defined: {', '.join(policy.targets)}"
             )
         # Time already counted stays counted on the calendar it ran on, so the new version
-        # must still define each of them (it may leave them unused by its targets).
+        # must still define each of them (it may leave them unused by its targets). With a
+        # timeline, a late event may measure any stretch again, on whichever calendar was in
+        # force then.
         counted_on = {clock.calendar for clock in self.clocks.values()} | {
             segment.calendar for clock in self.clocks.values() for segment in clock.segments
         }
+        if self.timeline is not None:
+            counted_on |= calendars_in_force(self.timeline, self.policy.targets)
         missing = sorted(counted_on - set(policy.calendars) - set(builtin_calendars()))
         if missing:
             return (
@@ -316,10 +337,7 @@ class TicketState(_Message):
         its name keeps its progress, so it does not notify again for what it already sent.
         Call :meth:`migration_problem` first.
         """
-        targets = policy.targets[self.fields.priority]
-        for name, clock in self.clocks.items():
-            if not clock.stopped:
-                clock.retarget(targets.for_clock(name), targets.calendar, now)
+        previous = self.policy.targets
         for level in policy.levels:
             self.progress.setdefault(level.name, LevelProgress())
         self.policy_migrations.append(
@@ -332,6 +350,7 @@ class TicketState(_Message):
             )
         )
         self.policy = policy
+        self._record(TimelineEvent(kind="migrate", at=now, previous_targets=dict(previous)))
 
     def customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
         """A customer message at ``at``: starts a next-reply cycle unless one already runs.
@@ -342,24 +361,63 @@ class TicketState(_Message):
         nothing; before the first response, the first-response clock covers the wait. A
         ticket paused waiting on the customer resumes from the message's time.
         """
-        if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
-            self.last_customer_reply_at = at
-        if self.paused and (self.paused_at is None or at >= self.paused_at):
-            self.resume(at if self.paused_at is not None else now)
-        answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
-        if self.acknowledged_at is None or self.paused or at < max(answered):
+        if self.timeline is None:
+            self._legacy_customer_replied(at, now, calendars)
             return
-        clock = self.clocks.get(ClockName.NEXT_REPLY)
-        if clock is not None and clock.started and not clock.stopped:
+        self._record(TimelineEvent(kind="customer", at=at), calendars)
+        self.restart_reply_levels(now, calendars)
+
+    def agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
+        """An agent's public reply: the first response if none came yet, and the end of the
+        running next-reply cycle."""
+        self._record(TimelineEvent(kind="agent", at=at, by=by), calendars)
+
+    def update_impact(
+        self, affected_users: int | None, critical_service: bool | None, now: datetime
+    ) -> None:
+        """Record new impact figures."""
+        if affected_users is not None:
+            self.fields.affected_users = affected_users
+        if critical_service is not None:
+            self.fields.critical_service = critical_service
+        if self.timeline is not None:
+            self.timeline.append(
+                TimelineEvent(
+                    kind="impact",
+                    at=now,
+                    affected_users=affected_users,
+                    critical_service=critical_service,
+                )
+            )
+
+    def reassign(self, assignee: str | None, team: str | None, now: datetime) -> None:
+        """Hand the ticket to another assignee or team."""
+        if assignee is not None:
+            self.fields.assignee = assignee
+        if team is not None:
+            self.fields.team = team
+            if self.timeline is not None:
+                self.timeline.append(TimelineEvent(kind="reassign", at=now, team=team))
+
+    def restart_reply_levels(self, now: datetime, calendars: CalendarSet) -> None:
+        """Arm the next-reply levels afresh if a new next-reply cycle is running.
+
+        Levels on the next-reply clock escalate afresh in every cycle, unless another part of
+        their condition (resolution breached, say) already holds: resetting those would notify
+        again on every customer message. The workflow calls this after every update, since a
+        late event (an acknowledgement, a reply) can start a cycle too.
+        """
+        if self.timeline is None:
             return
-        targets = self.policy.targets[self.fields.priority]
-        fresh = SlaClock(target=targets.for_clock(ClockName.NEXT_REPLY), calendar=targets.calendar)
-        fresh.start(at)
-        self.clocks[ClockName.NEXT_REPLY] = fresh
-        self.next_reply_cycles += 1
-        # Levels on the next-reply clock escalate afresh in every cycle, unless another part of
-        # their condition (resolution breached, say) already holds: resetting those would
-        # notify again on every customer message.
+        clock = self.clocks[ClockName.NEXT_REPLY]
+        start = clock.segments[0].start if clock.started and not clock.stopped else None
+        if start is None or start == self.reply_cycle_start:
+            return
+        self.reply_cycle = max(self.reply_cycle + 1, self.next_reply_cycles)
+        self.reply_cycle_start = start
+        self._reset_reply_levels(now, calendars)
+
+    def _reset_reply_levels(self, now: datetime, calendars: CalendarSet) -> None:
         others: dict[ClockName, SlaClock] = {
             name: c for name, c in self.clocks.items() if name is not ClockName.NEXT_REPLY
         }
@@ -370,13 +428,192 @@ class TicketState(_Message):
             if since is None or since > now:
                 self.progress[level.name] = LevelProgress()
 
-    def agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
-        """An agent's public reply: the first response if none came yet, and the end of the
-        running next-reply cycle."""
+    # -- the clock rules, one event at a time ----------------------------------------------
+
+    def _record(self, event: TimelineEvent, calendars: CalendarSet | None = None) -> None:
+        if self.timeline is None:
+            self._apply(event, calendars, in_at_order=False)
+            return
+        late = any(known.at > event.at for known in self.timeline)
+        self.timeline.append(event)
+        if late:
+            self.refold(calendars if calendars is not None else policy_calendars(self.policy))
+        else:
+            self._apply(event, calendars, in_at_order=True)
+
+    def refold(self, calendars: CalendarSet) -> None:
+        """Rebuild the clocks and what goes with them by applying the timeline in ``at`` order
+        to the ticket as it opened."""
+        assert self.timeline is not None
+        opening, *events = self.timeline
+        assert opening.priority is not None
+        migrations = [e for e in events if e.kind == "migrate"]
+        tables = [e.previous_targets or {} for e in migrations[1:]] + [self.policy.targets]
+        fresh = TicketState.open(
+            self.fields.model_copy(update={"priority": opening.priority}),
+            self.policy.model_copy(
+                update={"targets": targets_before(self.timeline, self.policy.targets)}
+            ),
+            self.opened_at,
+            self.notice_key,
+            in_at_order=False,
+        )
+        for event in in_at_order(events):
+            if event.kind == "migrate":
+                table = tables[migrations.index(event)]
+                fresh.policy = fresh.policy.model_copy(update={"targets": table})
+            fresh._apply(event, calendars, in_at_order=True)
+        for name in _CLOCK_FIELDS:
+            setattr(self, name, getattr(fresh, name))
+
+    def _apply(
+        self, event: TimelineEvent, calendars: CalendarSet | None, *, in_at_order: bool
+    ) -> None:
+        at = event.at
+        match event.kind:
+            case "pause":
+                if not (self.paused or self.resolved):
+                    self._pause(event.text or "", at)
+            case "resume":
+                if self.paused:
+                    self._resume(at)
+            case "priority":
+                assert event.priority is not None
+                self._retarget(event.priority, at)
+            case "migrate":
+                self._retarget(self.fields.priority, at, force=True)
+            case "acknowledge":
+                self._acknowledge(event.by or "", at)
+            case "agent":
+                assert calendars is not None
+                self._agent_replied(event.by or "", at, calendars)
+            case "customer":
+                self._customer_message(at)
+            case "resolve":
+                if not self.resolved:
+                    self._resolve(event.by or "", at, event.text)
+            case "reopen":
+                self._reopen(event.by or "", at, event.text or "", in_at_order=in_at_order)
+            case "open" | "impact" | "reassign":
+                pass  # facts, not clocks: read by the ladder from the timeline
+
+    def _acknowledge(self, by: str, at: datetime) -> None:
+        if self.acknowledged_at is not None:
+            return
+        self.clocks[ClockName.FIRST_RESPONSE].stop(at)
+        self.acknowledged_at, self.acknowledged_by = at, by
+        if self.state is TicketStateName.OPEN:
+            self.state = TicketStateName.ACKNOWLEDGED
+
+    def _resolve(self, by: str, at: datetime, note: str | None) -> None:
+        for clock in self.clocks.values():
+            clock.stop(at)
+        self.resolved_at, self.resolved_by, self.resolution_note = at, by, note
+        self._end_pause(max(at, self.paused_at) if self.paused_at else at)
+        self.paused_reason = None
+        self.paused_at = None
+        self.state = TicketStateName.RESOLVED
+
+    def _reopen(self, by: str, at: datetime, reason: str, *, in_at_order: bool) -> None:
+        if not self.resolved or self.resolved_at is None:
+            return
+        resolved_at = self.resolved_at
+        self.reopens.append(Reopen(at=at, by=by, reason=reason, resolved_at=resolved_at))
+        resolution = self.clocks[ClockName.RESOLUTION]
+        resolution.reopen(at)
+        self.resolved_at = self.resolved_by = self.resolution_note = None
+        self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
+        if not in_at_order:
+            return
+        targets = self.policy.targets[self.fields.priority]
+        resolution.retarget(targets.resolution, targets.calendar, at)
+        # A message written while the ticket was resolved (reported after the reopening) is
+        # still owed an answer; the time the ticket spent resolved counts nothing.
+        message, reply = self.last_customer_reply_at, self.last_agent_reply_at
+        if message is not None and message > resolved_at and (reply is None or reply < message):
+            self._start_reply_cycle(at)
+
+    def _pause(self, reason: str, at: datetime) -> None:
+        for clock in self.clocks.values():
+            clock.pause(at)
+        self.paused_at = at
+        self.paused_reason = reason
+        self.state = TicketStateName.PAUSED
+        replied = self.last_customer_reply_at
+        self.pauses.append(
+            Pause(
+                start=at,
+                reason=reason,
+                after_customer_reply=replied is not None
+                and timedelta(0) <= at - replied <= PAUSE_AFTER_REPLY,
+            )
+        )
+
+    def _resume(self, at: datetime) -> None:
+        for clock in self.clocks.values():
+            if clock.started:  # a next-reply clock between customer messages stays idle
+                clock.start(at)
+        self._end_pause(at)
+        self.paused_reason = None
+        self.paused_at = None
+        self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
+
+    def _end_pause(self, at: datetime) -> None:
+        if self.pauses and self.pauses[-1].end is None:
+            last = self.pauses[-1]
+            self.pauses[-1] = last.model_copy(update={"end": max(at, last.start)})
+
+    def _retarget(self, priority: str, at: datetime, *, force: bool = False) -> None:
+        if priority == self.fields.priority and not force:
+            return
+        targets = self.policy.targets[priority]
+        for name, clock in self.clocks.items():
+            if not clock.stopped:
+                clock.retarget(targets.for_clock(name), targets.calendar, at)
+        self.fields.priority = priority
+
+    def _customer_message(self, at: datetime) -> None:
+        if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
+            self.last_customer_reply_at = at
+        if self.paused and (self.paused_at is None or at >= self.paused_at):
+            self._resume(at)
+        if self.resolved:
+            return  # owed an answer if the ticket reopens: see _reopen
+        answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
+        if self.acknowledged_at is None or self.paused or at < max(answered):
+            return
+        clock = self.clocks.get(ClockName.NEXT_REPLY)
+        if clock is not None and clock.started and not clock.stopped:
+            return
+        self._start_reply_cycle(at)
+
+    def _start_reply_cycle(self, at: datetime) -> None:
+        targets = self.policy.targets[self.fields.priority]
+        fresh = SlaClock(target=targets.for_clock(ClockName.NEXT_REPLY), calendar=targets.calendar)
+        fresh.start(at)
+        self.clocks[ClockName.NEXT_REPLY] = fresh
+        self.next_reply_cycles += 1
+
+    def _legacy_customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
+        """Without a timeline: a late message is applied where the ticket stands now."""
+        if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
+            self.last_customer_reply_at = at
+        if self.paused and (self.paused_at is None or at >= self.paused_at):
+            self._resume(at if self.paused_at is not None else now)
+        answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
+        if self.acknowledged_at is None or self.paused or at < max(answered):
+            return
+        clock = self.clocks.get(ClockName.NEXT_REPLY)
+        if clock is not None and clock.started and not clock.stopped:
+            return
+        self._start_reply_cycle(at)
+        self._reset_reply_levels(now, calendars)
+
+    def _agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
         if self.last_agent_reply_at is None or at > self.last_agent_reply_at:
             self.last_agent_reply_at = at
         if self.acknowledged_at is None:
-            self.acknowledge(by, at)
+            self._acknowledge(by, at)
         clock = self.clocks.get(ClockName.NEXT_REPLY)
         if clock is None or not clock.started or clock.stopped:
             return
@@ -386,28 +623,23 @@ class TicketState(_Message):
         if clock.breached(at, calendars):
             self.next_reply_breaches += 1
 
-    def update_impact(self, affected_users: int | None, critical_service: bool | None) -> None:
-        """Record new impact figures."""
-        if affected_users is not None:
-            self.fields.affected_users = affected_users
-        if critical_service is not None:
-            self.fields.critical_service = critical_service
-
-    def reassign(self, assignee: str | None, team: str | None) -> None:
-        """Hand the ticket to another assignee or team."""
-        if assignee is not None:
-            self.fields.assignee = assignee
-        if team is not None:
-            self.fields.team = team
-
     # -- escalation ------------------------------------------------------------------------
 
     def _fire_times(self, now: datetime, calendars: CalendarSet) -> list[datetime | None]:
-        facts = self.facts()
+        facts, live = self.facts(), self._live()
         return [
-            next_fire_at(level, self.progress[level.name], facts, self.clocks, calendars, now)
+            next_fire_at(level, self.progress[level.name], facts, self.clocks, calendars, now, live)
             for level in self.policy.levels
         ]
+
+    def _live(self) -> LiveSince | None:
+        if self.timeline is None:
+            return None
+        became_live = [self.opened_at, *(r.at for r in self.reopens)]
+        became_live += [p.end for p in self.pauses if p.end is not None]
+        return LiveSince(
+            history=facts_history(self.timeline, self.fields.customer), since=max(became_live)
+        )
 
     def due_levels(self, now: datetime, calendars: CalendarSet) -> list[DueLevel]:
         """Levels that should notify now, in policy order. None while paused or resolved."""
@@ -476,7 +708,7 @@ class TicketState(_Message):
             actions.append(f"priority {self.fields.priority} -> {level.set_priority}")
             self.change_priority(level.set_priority, now)
         if level.reassign:
-            self.reassign(level.reassign.assignee, level.reassign.team)
+            self.reassign(level.reassign.assignee, level.reassign.team, now)
             actions.append(f"reassigned to {level.reassign.assignee or level.reassign.team}")
         common = {
             "level": level.name,
@@ -487,7 +719,7 @@ class TicketState(_Message):
             "channel": level.channel,
             "actions": actions,
             # Next-reply levels fire afresh in each cycle; the cycle keeps their notices apart.
-            "cycle": self.next_reply_cycles
+            "cycle": (self.next_reply_cycles if self.timeline is None else self.reply_cycle)
             if condition_uses_clock(level.when, ClockName.NEXT_REPLY)
             else 0,
         }

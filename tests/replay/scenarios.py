@@ -218,6 +218,61 @@ async def policy_migration(rec: Recording) -> Handle:
     return handle
 
 
+async def late_events(rec: Recording) -> Handle:
+    """A P2 ticket that takes events reported late (an agent reply, a customer message written
+    before a pause, a resolve), and whose major-incident repeat skips the grid points that fell
+    while it was paused."""
+    env = rec.env
+    handle = await rec.open_ticket(priority="P2")
+    await env.sleep(timedelta(minutes=10))
+    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
+    await env.sleep(timedelta(minutes=10))
+    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await env.sleep(timedelta(minutes=5))
+    impact = await handle.execute_update(
+        TicketEscalation.update_impact, UpdateImpactRequest(affected_users=900)
+    )
+    opened = impact.opened_at
+    await env.sleep(timedelta(minutes=10))
+    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
+    await env.sleep(timedelta(minutes=40))
+    await handle.execute_update(
+        TicketEscalation.agent_replied,
+        AgentRepliedRequest(by="agent", at=opened + timedelta(minutes=30)),
+    )
+    late = await handle.execute_update(
+        TicketEscalation.customer_replied,
+        CustomerRepliedRequest(at=opened + timedelta(minutes=32)),
+    )
+    _expect(
+        late.state == "paused", "a message written before the pause leaves it paused", late.state
+    )
+    await env.sleep(timedelta(minutes=5))
+    resumed = await handle.execute_update(TicketEscalation.resume, ResumeRequest())
+    await env.sleep(timedelta(minutes=10))
+    resolved = await handle.execute_update(
+        TicketEscalation.resolve,
+        ResolveRequest(by="agent", at=resumed.opened_at + timedelta(minutes=88)),
+    )
+    major = [e for e in resolved.escalations if e.level == "major-incident"]
+    first_due = major[0].due_at if major else None
+    _expect(
+        [e.repeat for e in major] == [0, 1]
+        and first_due is not None
+        and major[1].due_at == first_due + timedelta(minutes=60),
+        "major-incident at the impact update, then its repeat on the first grid point after "
+        "the resume (the one that fell while paused skipped)",
+        [(e.repeat, e.due_at) for e in major],
+    )
+    reply = resolved.clocks["next_reply"]
+    _expect(
+        resolved.next_reply_cycles == 2 and reply.stopped_at is not None,
+        "a second next-reply cycle from the late message, ended by the resolve",
+        (resolved.next_reply_cycles, reply),
+    )
+    return handle
+
+
 async def _skip_to_weekday_noon(env: WorkflowEnvironment, zone: ZoneInfo) -> datetime:
     now = await env.get_current_time()
     day = now.astimezone(zone).date()
@@ -259,6 +314,7 @@ TIME_SKIPPING: dict[str, Scenario] = {
     "quiet-hours": quiet_hours,
     "failed-delivery": failed_delivery,
     "policy-migration": policy_migration,
+    "late-events": late_events,
 }
 """Scenarios on the time-skipping server: hours of SLA time in a moment."""
 

@@ -133,7 +133,32 @@ def _takes_update(name: str) -> Callable[[list[Event]], bool]:
     return takes
 
 
+def reports_events_late(events: list[Event]) -> bool:
+    """The ticket took the timeline rules (patch ``events-in-at-order``) and an update that
+    reported its event late (with ``at``)."""
+    marked = any(
+        _type(event) == "MARKER_RECORDED"
+        and "events-in-at-order" in _decoded(_attributes(event)["details"].get("patch-data", {}))
+        for event in events
+    )
+    return marked and any(
+        _type(event) == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
+        and re.search(
+            r'"at":\s*"', _decoded(_attributes(event)["acceptedRequest"]["input"]["args"])
+        )
+        for event in events
+    )
+
+
+def _decoded(args: dict[str, Any]) -> str:
+    return " ".join(
+        base64.b64decode(payload.get("data", "")).decode("utf-8", "replace")
+        for payload in args.get("payloads", [])
+    )
+
+
 BEHAVIOURS: dict[str, Callable[[list[Event]], bool]] = {
+    "events reported late": reports_events_late,
     "continue-as-new": continues_as_new,
     "continued run": starts_continued,
     "notice rejected for good": rejects_a_notice,
