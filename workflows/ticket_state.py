@@ -50,7 +50,6 @@ _CLOCK_FIELDS = (
     "acknowledged_by",
     "resolved_at",
     "resolved_by",
-    "resolution_note",
     "paused_reason",
     "paused_at",
     "next_reply_cycles",
@@ -268,7 +267,10 @@ class TicketState(_Message):
 
     def resolve(self, by: str, at: datetime, note: str | None) -> None:
         """Stop every clock at ``at``; escalations end and held notices are dropped."""
-        self._record(TimelineEvent(kind="resolve", at=at, by=by, text=note))
+        # The note stays out of the timeline: it moves no clock, and up to 2,000 characters per
+        # resolve would weigh on every continue-as-new input.
+        self._record(TimelineEvent(kind="resolve", at=at, by=by))
+        self.resolution_note = note
         for i, record in enumerate(self.escalations):
             if record.held:
                 self.escalations[i] = record.model_copy(
@@ -283,6 +285,8 @@ class TicketState(_Message):
         """A resolved ticket needs more work: its resolution clock counts again from ``at``
         (the time it spent resolved counts nothing) and its escalations resume."""
         self._record(TimelineEvent(kind="reopen", at=at, by=by, text=reason))
+        if not self.resolved:
+            self.resolution_note = None
 
     def feedback(self, csat: int, comment: str | None, at: datetime) -> None:
         """The customer rated the resolution; a later rating replaces an earlier one."""
@@ -491,7 +495,7 @@ class TicketState(_Message):
                 self._customer_message(at)
             case "resolve":
                 if not self.resolved:
-                    self._resolve(event.by or "", at, event.text)
+                    self._resolve(event.by or "", at)
             case "reopen":
                 self._reopen(event.by or "", at, event.text or "", in_at_order=in_at_order)
             case "open" | "impact" | "reassign":
@@ -505,10 +509,10 @@ class TicketState(_Message):
         if self.state is TicketStateName.OPEN:
             self.state = TicketStateName.ACKNOWLEDGED
 
-    def _resolve(self, by: str, at: datetime, note: str | None) -> None:
+    def _resolve(self, by: str, at: datetime) -> None:
         for clock in self.clocks.values():
             clock.stop(at)
-        self.resolved_at, self.resolved_by, self.resolution_note = at, by, note
+        self.resolved_at, self.resolved_by = at, by
         self._end_pause(max(at, self.paused_at) if self.paused_at else at)
         self.paused_reason = None
         self.paused_at = None
