@@ -56,12 +56,24 @@ holds the facts as they stand now."""
 
 
 @dataclass(frozen=True)
-class LiveSince:
+class Liveness:
     """What the grid rule needs beyond the clocks: when the facts changed, and when the ticket
-    last became live (opened, resumed or reopened)."""
+    was not live (paused, or resolved before a reopening)."""
 
     history: FactsHistory
-    since: datetime
+    gaps: list[tuple[datetime, datetime | None]]
+    """Spans the ticket was not live, ``[start, end)`` in time order; ``end`` is None for a
+    pause still running."""
+
+    def first_live(self, at: datetime) -> datetime | None:
+        """``at`` if the ticket was (or is) live then, else the instant it next became live;
+        None if that has not happened yet."""
+        for start, end in self.gaps:
+            if start <= at and (end is None or at < end):
+                if end is None:
+                    return None
+                at = end
+        return at
 
 
 def clock_threshold(condition: ClockCondition, target: timedelta) -> timedelta:
@@ -144,11 +156,11 @@ def next_fire_at(
     clocks: Clocks,
     calendars: CalendarSet,
     now: datetime,
-    live: LiveSince | None = None,
+    live: Liveness | None = None,
 ) -> datetime | None:
     """When ``level`` should next notify (possibly in the past: fire at once); None if never.
 
-    ``live`` carries the facts history and the instant the ticket last became live; without it
+    ``live`` carries the facts history and the spans the ticket was not live; without it
     (tickets opened before they were kept) the older rule applies: see :func:`_legacy_next`.
     """
     if level.priorities is not None and facts.priority not in level.priorities:
@@ -161,9 +173,8 @@ def next_fire_at(
         return _legacy_next(level, progress, since)
     # Nothing falls due at an instant the ticket was paused or resolved: a level whose condition
     # came true then is due when the ticket became live again.
-    after = max(since, live.since)
     if progress.fired == 0:
-        return after
+        return live.first_live(since)
     if level.repeat is None or progress.fired > level.repeat.times:
         return None
     assert progress.last_fired_at is not None
@@ -176,8 +187,17 @@ def next_fire_at(
     every = level.repeat.every
     anchor = progress.first_due_at
     slot = (progress.last_fired_at - anchor) // every + 1
-    reached = -((anchor - after) // every)  # ceil((after - anchor) / every)
-    return anchor + max(progress.fired, slot, reached) * every
+    point = anchor + max(progress.fired, slot, _ceil_steps(since - anchor, every)) * every
+    while (live_at := live.first_live(point)) != point:
+        if live_at is None:
+            return None
+        point = anchor + _ceil_steps(live_at - anchor, every) * every
+    return point
+
+
+def _ceil_steps(span: timedelta, every: timedelta) -> int:
+    """The fewest whole steps of ``every`` that cover ``span`` (negative spans: zero or less)."""
+    return -(-span // every)
 
 
 def _legacy_next(level: Level, progress: LevelProgress, since: datetime) -> datetime | None:

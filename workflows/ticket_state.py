@@ -19,7 +19,7 @@ from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
 from policies.clock import SlaClock
 from policies.ladder import (
     LevelProgress,
-    LiveSince,
+    Liveness,
     TicketFacts,
     condition_since,
     condition_uses_clock,
@@ -636,13 +636,14 @@ class TicketState(_Message):
             for level in self.policy.levels
         ]
 
-    def _live(self) -> LiveSince | None:
+    def _live(self) -> Liveness | None:
         if self.timeline is None:
             return None
-        became_live = [self.opened_at, *(r.at for r in self.reopens)]
-        became_live += [p.end for p in self.pauses if p.end is not None]
-        return LiveSince(
-            history=facts_history(self.timeline, self.fields.customer), since=max(became_live)
+        gaps: list[tuple[datetime, datetime | None]] = [(p.start, p.end) for p in self.pauses]
+        gaps += [(r.resolved_at, r.at) for r in self.reopens]
+        return Liveness(
+            history=facts_history(self.timeline, self.fields.customer),
+            gaps=sorted(gaps, key=lambda gap: gap[0]),
         )
 
     def due_levels(self, now: datetime, calendars: CalendarSet) -> list[DueLevel]:
