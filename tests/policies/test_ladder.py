@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from policies.calendar import builtin_calendars
 from policies.clock import SlaClock
-from policies.ladder import LevelProgress, TicketFacts, describe_condition, next_fire_at
+from policies.ladder import (
+    LevelProgress,
+    Liveness,
+    TicketFacts,
+    describe_condition,
+    next_fire_at,
+)
 from policies.loader import default_policy_dir, load_named_policy
 from policies.model import ClockName
 
@@ -97,3 +103,113 @@ def test_descriptions_read_like_the_policy() -> None:
     assert describe_condition(LEVELS["major-incident"].when) == (
         "resolution 2h past breach or affected_users >= 500 or critical_service = true"
     )
+
+
+# -- the rules of tickets with a timeline (facts history and live spans) -------------------
+
+MAJOR = LEVELS["major-incident"]  # any: resolution 2h past breach, >= 500 users, critical
+EVERY = timedelta(minutes=30)
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def liveness(
+    *changes: tuple[float, TicketFacts], gaps: list[tuple[float, float | None]] | None = None
+) -> Liveness:
+    return Liveness(
+        history=[(T0, facts()), *((minutes(m), f) for m, f in changes)],
+        gaps=[(minutes(s), None if e is None else minutes(e)) for s, e in gaps or []],
+    )
+
+
+def test_a_field_condition_is_due_at_the_update_that_made_it_true() -> None:
+    live = liveness((3, facts(affected_users=900)))
+    due = next_fire_at(
+        MAJOR, LevelProgress(), facts(affected_users=900), clocks(), CALENDARS, minutes(7), live
+    )
+    assert due == minutes(3)
+
+
+def test_a_change_that_keeps_the_condition_true_keeps_its_due_time() -> None:
+    live = liveness((3, facts(affected_users=900)), (5, facts(affected_users=1_000)))
+    now_facts = facts(affected_users=1_000)
+    due = next_fire_at(MAJOR, LevelProgress(), now_facts, clocks(), CALENDARS, minutes(7), live)
+    assert due == minutes(3)
+
+
+def test_a_condition_that_held_again_repeats_from_the_grid_after_it() -> None:
+    # First notice at +3m; the impact fell at +20m and rose again at +70m: the grid points +33m
+    # and +63m are skipped, the next is +93m.
+    live = liveness(
+        (3, facts(affected_users=900)),
+        (20, facts(affected_users=10)),
+        (70, facts(affected_users=800)),
+    )
+    progress = LevelProgress(fired=1, first_due_at=minutes(3), last_fired_at=minutes(3))
+    due = next_fire_at(
+        MAJOR, progress, facts(affected_users=800), clocks(), CALENDARS, minutes(70), live
+    )
+    assert due == minutes(93)
+
+
+def test_repeats_skip_the_grid_points_that_fell_in_a_pause() -> None:
+    live = liveness((3, facts(affected_users=900)), gaps=[(10, 70)])
+    progress = LevelProgress(fired=1, first_due_at=minutes(3), last_fired_at=minutes(3))
+    now_facts = facts(affected_users=900)
+    due = next_fire_at(MAJOR, progress, now_facts, clocks(), CALENDARS, minutes(70), live)
+    assert due == minutes(93)
+    paused = liveness((3, facts(affected_users=900)), gaps=[(10, None)])
+    assert (
+        next_fire_at(MAJOR, progress, now_facts, clocks(), CALENDARS, minutes(70), paused) is None
+    )
+
+
+def test_a_condition_that_came_true_while_paused_is_due_at_the_resume() -> None:
+    live = liveness((15, facts(affected_users=900)), gaps=[(10, 40)])
+    due = next_fire_at(
+        MAJOR, LevelProgress(), facts(affected_users=900), clocks(), CALENDARS, minutes(41), live
+    )
+    assert due == minutes(40)
+
+
+gap_lists = st.lists(st.tuples(st.integers(0, 500), st.integers(0, 120)), max_size=5).map(
+    lambda spans: sorted(
+        {(start, start + length) for start, length in spans}, key=lambda gap: gap[0]
+    )
+)
+
+
+def _disjoint(gaps: list[tuple[int, int]]) -> list[tuple[float, float | None]]:
+    merged: list[tuple[float, float | None]] = []
+    for start, end in gaps:
+        last_end = merged[-1][1] if merged else None
+        if last_end is not None and start <= last_end:
+            continue  # a ticket's pauses and resolved stretches never overlap
+        merged.append((start, end))
+    return merged
+
+
+@given(gap_lists, st.integers(0, 600), st.integers(1, 4), st.integers(0, 200))
+def test_repeats_land_on_the_first_live_grid_point_after_the_previous_slot(
+    gaps: list[tuple[int, int]], last_fired: int, fired: int, since: int
+) -> None:
+    spans = _disjoint(gaps)
+    live = liveness((since, facts(affected_users=900)), gaps=spans)
+    progress = LevelProgress(fired=fired, first_due_at=T0, last_fired_at=minutes(last_fired))
+    due = next_fire_at(
+        MAJOR, progress, facts(affected_users=900), clocks(), CALENDARS, minutes(600), live
+    )
+    # The rule, by brute force over grid points k = 1, 2, ...
+    expected = None
+    if fired <= 3:
+        expected = next(
+            point
+            for k in range(1, 1_000)
+            if k >= fired
+            and k > last_fired // 30
+            and (point := T0 + k * EVERY) >= minutes(since)
+            and not any(minutes(s) <= point < minutes(e or 0) for s, e in spans)
+        )
+    assert due == expected
