@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policies.model import Slug
 from reports.burn_rate import DEFAULT_MIN_EVENTS, ObjectiveBurn, WindowBurn
 
 ALERT_WORKFLOW = "SloBudgetAlert"
@@ -99,14 +100,14 @@ class ObjectiveStatus(_Model):
 class SloMonitorInput(_Model):
     """What one run of the monitor (one schedule action) checks."""
 
-    policy: str = "default"
+    policy: Slug = "default"
     min_events: int = Field(default=DEFAULT_MIN_EVENTS, ge=1)
 
 
 class EvaluateSloRequest(_Model):
     """Evaluate ``policy``'s objectives at ``now`` (the workflow's time, recorded)."""
 
-    policy: str
+    policy: Slug
     now: datetime
     min_events: int = Field(default=DEFAULT_MIN_EVENTS, ge=1)
 
@@ -197,7 +198,7 @@ class AlertNotice(_Model):
 class WeeklySloReportInput(_Model):
     """The weekly report: which policies, to whom (empty: their alert roles), how many days."""
 
-    policies: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    policies: list[Slug] = Field(default_factory=lambda: ["default"], min_length=1)
     to: list[str] = []
     days: int = Field(default=7, ge=1, le=366)
 
@@ -206,7 +207,7 @@ class WeeklyReportRequest(_Model):
     """Build the report of ``[now - days, now)`` and email it, once per ``idempotency_key``."""
 
     idempotency_key: str
-    policies: list[str] = Field(min_length=1)
+    policies: list[Slug] = Field(min_length=1)
     to: list[str] = []
     now: datetime
     days: int

@@ -26,7 +26,7 @@ from escalations.config import Settings, load_settings
 from escalations.errors import connect_failure_reason
 from escalations.temporal import connect
 from policies.loader import PolicyError, find_policy_file, load_named_policy, read_policy_file
-from policies.model import DEFAULT_SLO_WINDOW, Policy
+from policies.model import DEFAULT_SLO_WINDOW, Policy, slug_problem
 from reports.policy_diff import PolicyDiffError, changes_from, rewrite_policy, unified_diff
 from reports.suggest import render_suggestions, suggest
 from reports.visibility import ReadSummary, TicketFilter, read_outcomes
@@ -53,6 +53,14 @@ def objective_percent(text: str) -> float:
     return value
 
 
+def policy_name(text: str) -> str:
+    """A policy name for ``--policy`` (an argparse ``type``): never a path."""
+    problem = slug_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def add_slo_commands(commands: Any) -> None:
     """Register ``slo`` and its subcommands on the ``escalations`` subparsers."""
     slo = commands.add_parser("slo", help="service-level objectives: suggested targets, what-if")
@@ -64,7 +72,9 @@ def add_slo_commands(commands: Any) -> None:
         "--write-to saves it to a new file. See docs/slo-suggest.md."
     )
     p = sub.add_parser("suggest", help="suggest SLA targets from past tickets", description=text)
-    p.add_argument("--policy", default="default", help="policy name (default: default)")
+    p.add_argument(
+        "--policy", type=policy_name, default="default", help="policy name (default: default)"
+    )
     p.add_argument(
         "--from",
         dest="opened_from",

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from policies.model import Policy
+from policies.model import Policy, slug_problem
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 MAX_POLICY_BYTES = 1_000_000
@@ -205,7 +205,13 @@ def read_policy_file(path: Path) -> Policy:
 
 
 def find_policy_file(directory: Path, name: str) -> Path | None:
-    """The file that holds policy ``name`` in ``directory`` (``name.yaml`` or ``name.yml``)."""
+    """The file that holds policy ``name`` in ``directory`` (``name.yaml`` or ``name.yml``).
+
+    None for a name that is not a policy name: ``../../private/leak`` must never reach the
+    file system, so no file outside ``directory`` can be found, read or echoed in an error.
+    """
+    if slug_problem(name) is not None:
+        return None
     for suffix in POLICY_SUFFIXES:
         candidate = directory / f"{name}{suffix}"
         if candidate.is_file():
@@ -215,6 +221,9 @@ def find_policy_file(directory: Path, name: str) -> Path | None:
 
 def load_named_policy(directory: Path, name: str) -> Policy:
     """Load policy ``name`` from ``directory``, checking the file declares that name."""
+    problem = slug_problem(name)
+    if problem is not None:
+        raise PolicyError(str(directory), [problem], header="not a policy name:")
     path = find_policy_file(directory, name)
     if path is None:
         known = sorted(p.stem for s in POLICY_SUFFIXES for p in directory.glob(f"*{s}"))

@@ -37,12 +37,20 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 _PRIORITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}\Z")
 
 
+def slug_problem(value: str) -> str | None:
+    """Why ``value`` is not a safe name (of a policy, calendar, role, team), or None."""
+    if _SLUG.match(value):
+        return None
+    return (
+        f"{value[:80]!r} must be 1-64 lowercase letters, digits, '-' or '_', starting with a "
+        "letter or digit"
+    )
+
+
 def _slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise ValueError(
-            f"{value!r} must be 1-64 lowercase letters, digits, '-' or '_', starting with a "
-            "letter or digit"
-        )
+    problem = slug_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
