@@ -1,4 +1,4 @@
-"""How long SLA calendar math takes: ``add`` and ``elapsed``, warm and cold (issue 3).
+"""How long SLA calendar math takes: ``add`` and ``elapsed``, warm and cold.
 
 Run from the repository root::
 
@@ -427,7 +427,7 @@ def report(
     """The human-readable report: machine, settings, table and verification result."""
     checks = sum(row.checks for row in rows)
     parts = [
-        "Calendar math (issue 3): BusinessCalendar.add / .elapsed",
+        "Calendar math: BusinessCalendar.add / .elapsed",
         f"python {machine['python']} ({machine['implementation']}) on {machine['platform']}",
         f"cpu: {machine['cpu_model']}; cpu_count {machine['cpu_count']}, "
         f"usable {machine['usable_cpus']}; timer overhead {machine['timer_overhead_ns']:.0f} ns "

@@ -1,4 +1,4 @@
-"""How long ``escalations report`` takes on many closed tickets (issue 6).
+"""How long ``escalations report`` takes on many closed tickets.
 
 Run from the repository root::
 
@@ -387,7 +387,7 @@ async def _measure(
 def render(result: BenchResult) -> str:
     """The figures as a short text table."""
     lines = [
-        f"Report benchmark (issue 6): {result.tickets:,} tickets, {result.pages} pages of up to "
+        f"Report benchmark: {result.tickets:,} tickets, {result.pages} pages of up to "
         f"{result.page_size}, python {result.machine['python']}, "
         f"{result.machine['cpu_count']} CPUs",
         f"seed (not part of a report)   {result.seed_seconds:8.2f} s",

@@ -63,23 +63,31 @@ with workflow.unsafe.imports_passed_through():
 INVALID_TICKET = "InvalidTicket"
 
 # Patches (workflow.patched): each changes the commands of tickets already running, so old
-# histories take the old branch. See docs/contributing.md.
+# histories take the old branch. Each may become ``workflow.deprecate_patch`` once no ticket
+# opened before it is still running (a ticket lives until its feedback window closes), and be
+# removed a release later; the replay sets named below must then be retired with it. See
+# docs/contributing.md.
 DELIVERY_DOES_NOT_WAKE = "delivery-does-not-wake"
-"""Since issue 4: a finished delivery no longer restarts the ticket's timer."""
+"""New branch: a finished delivery refreshes the Web UI only. Old branch: it woke the main loop,
+which cancelled and restarted the ticket's timer (two commands per notice). Needed by
+``every-update-v1`` and the ``-v2`` histories."""
 LOCAL_POLICY_LOAD = "local-policy-load"
-"""Since issue 4: the policy is loaded by a local activity."""
+"""New branch: the policy is loaded by a local activity (a marker in history). Old branch: by an
+ordinary activity through the server. Needed by the ``-v1``, ``-v2`` and ``-v3`` histories."""
 SLA_REPORTING = "sla-reporting"
-"""Since issue 6: the ticket publishes its outcome (memo ``sla_outcome``) and the reporting
-search attributes."""
+"""New branch: the ticket upserts its outcome (memo ``sla_outcome``) and the reporting search
+attributes. Old branch: neither. Needed by the ``-v1`` to ``-v5`` histories."""
 FEEDBACK_WINDOW = "feedback-window"
-"""Since issue 6: a resolved ticket stays open for feedback and reopening until the policy's
-feedback window closes, instead of completing at once."""
+"""New branch: a resolved ticket stays open for feedback and reopening until the policy's
+feedback window closes. Old branch: the workflow completes at resolve. Needed by the ``-v1`` to
+``-v5`` histories."""
 EVENTS_IN_AT_ORDER = "events-in-at-order"
-"""Since issue 14: the ticket keeps an event timeline, so events reported late (``at``) count
-as if they had arrived in the order of their ``at``s, repeats stay on their grid (skipping
-points that fell while paused or resolved) and an impact level is due at the update that made
-it true. The old branch (no timeline) applies a late event where the ticket stands and places
-repeats as before; histories recorded up to replay set v7 take it."""
+"""New branch: the ticket keeps an event timeline, so events reported late (``at``) count as if
+they had arrived in the order of their ``at``s, repeats stay on their grid (skipping points that
+fell while paused or resolved) and a field condition is due at the update that made it true.
+Old branch (no timeline in the state, even across continue-as-new): a late event is applied where
+the ticket stands, and repeats are placed as :func:`policies.ladder._legacy_next` does. Needed by
+the ``-v1`` to ``-v7`` histories."""
 INVALID_UPDATE = "InvalidUpdate"
 
 

@@ -84,7 +84,7 @@ def test_quick_json_run_reports_every_case() -> None:
 def test_plain_run_prints_only_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert calendar_math.main(["--quick"]) == 0
     out, _ = capsys.readouterr()
-    assert out.startswith("Calendar math (issue 3)")
+    assert out.startswith("Calendar math: ")
     assert out.count("\n| ") == 1 + len(calendar_math.TARGETS) * len(calendar_math.CALENDARS)
     assert "{" not in out
 
