@@ -534,7 +534,12 @@ class TicketState(_Message):
         # A message written while the ticket was resolved (reported after the reopening) is
         # still owed an answer; the time the ticket spent resolved counts nothing.
         message, reply = self.last_customer_reply_at, self.last_agent_reply_at
-        if message is not None and message > resolved_at and (reply is None or reply < message):
+        if (
+            self.acknowledged_at is not None
+            and message is not None
+            and message > resolved_at
+            and (reply is None or reply < message)
+        ):
             self._start_reply_cycle(at)
 
     def _pause(self, reason: str, at: datetime) -> None:
