@@ -115,6 +115,16 @@ def _held_since(condition: FieldCondition, history: FactsHistory) -> datetime | 
     return since
 
 
+def _priority_since(priorities: list[str], history: FactsHistory) -> datetime | None:
+    """The instant since which the ticket's priority has stayed in ``priorities``."""
+    since = None
+    for at, facts in reversed(history):
+        if facts.priority not in priorities:
+            break
+        since = at
+    return since
+
+
 def condition_since(
     condition: Condition,
     facts: TicketFacts,
@@ -171,6 +181,10 @@ def next_fire_at(
         return None
     if live is None:
         return _legacy_next(level, progress, since)
+    if level.priorities is not None:
+        # `priorities` is part of the condition: a level waiting on a priority change is due
+        # when the priority changed, not when the rest of its condition came true.
+        since = max(since, _priority_since(level.priorities, live.history) or since)
     # Nothing falls due at an instant the ticket was paused or resolved: a level whose condition
     # came true then is due when the ticket became live again.
     if progress.fired == 0:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from policies.ladder import describe_condition
     from policies.model import ClockName, Policy
     from workflows import search_attributes as sa
+    from workflows import ticket_preconditions as rules
     from workflows import timeouts
     from workflows.ticket_details import current_details
     from workflows.ticket_messages import (
@@ -514,110 +515,72 @@ class TicketEscalation:
         now = max(workflow.now(), wall)
         return build_status(self._require_state(), now, self._calendars)
 
-    def _event_time(self, at: datetime | None, what: str) -> datetime:
-        now = workflow.now()
-        if at is None:
-            return now
-        state = self._state
-        if at > now + timeouts.FUTURE_SKEW:
-            raise _reject(f"{what}.at {at.isoformat()} is in the future (now {now.isoformat()})")
-        if state is not None and at < state.opened_at:
-            raise _reject(
-                f"{what}.at {at.isoformat()} is before the ticket opened "
-                f"({state.opened_at.isoformat()})"
-            )
-        # In UTC: a caller's offset (+14:00) must not leak into the times status shows as UTC.
-        return min(at, now).astimezone(UTC)
+    def _check(self, problem: str | None) -> None:
+        if problem is not None:
+            raise _reject(problem)
 
-    def _timed_event(self, what: str, at: datetime | None) -> datetime:
-        """For an update that reports an event: the ticket must be open, and ``at`` sane."""
-        self._require_open(what)
-        return self._event_time(at, what)
-
-    def _require_open(self, what: str) -> None:
-        if self._state is not None and self._state.resolved:
-            raise _reject(f"{what}: ticket {self._state.fields.ticket_id} is already resolved")
+    def _at(self, at: datetime | None) -> datetime:
+        return rules.event_time(at, workflow.now())
 
     async def _ready(self) -> TicketState:
         await workflow.wait_condition(lambda: self._state is not None)
         return self._require_state()
 
+    # Every update has one shape: the validator checks the ticket's pure preconditions
+    # (workflows.ticket_preconditions); the handler waits until the ticket has opened, checks
+    # them again (it may have changed while the handler waited), applies the update to the
+    # state and returns the new status.
+
     @workflow.update
     async def acknowledge(self, request: AcknowledgeRequest) -> TicketStatus:
         """A first response reached the customer: stops the first-response clock."""
         state = await self._ready()
-        state.acknowledge(request.by, self._timed_event("acknowledge", request.at))
+        self._validate_acknowledge(request)
+        state.acknowledge(request.by, self._at(request.at))
         return self._mark_changed()
 
     @acknowledge.validator
     def _validate_acknowledge(self, request: AcknowledgeRequest) -> None:
-        self._timed_event("acknowledge", request.at)
+        now = workflow.now()
+        self._check(rules.timed_event_problem(self._state, "acknowledge", request.at, now))
 
     @workflow.update
     async def feedback(self, request: FeedbackRequest) -> TicketStatus:
         """The customer's rating (CSAT 1-5) during the feedback window after resolution."""
         state = await self._ready()
         self._validate_feedback(request)
-        state.feedback(request.csat, request.comment, self._event_time(request.at, "feedback"))
+        state.feedback(request.csat, request.comment, self._at(request.at))
         return self._mark_changed()
 
     @feedback.validator
     def _validate_feedback(self, request: FeedbackRequest) -> None:
-        self._require_feedback_window("feedback")
-        self._event_time(request.at, "feedback")
+        self._check(rules.feedback_problem(self._require_state(), request.at, workflow.now()))
 
     @workflow.update
     async def reopen(self, request: ReopenRequest) -> TicketStatus:
         """A resolved ticket needs more work: the resolution clock and escalations resume."""
         state = await self._ready()
         self._validate_reopen(request)
-        at = self._event_time(request.at, "reopen")
-        state.reopen(request.by, at, request.reason)
+        state.reopen(request.by, self._at(request.at), request.reason)
         return self._mark_changed()
 
     @reopen.validator
     def _validate_reopen(self, request: ReopenRequest) -> None:
-        state = self._require_feedback_window("reopen")
-        at = self._event_time(request.at, "reopen")
-        if state.resolved_at is not None and at < state.resolved_at:
-            raise _reject(
-                f"reopen.at {at.isoformat()} is before the ticket was resolved "
-                f"({state.resolved_at.isoformat()})"
-            )
-
-    def _require_feedback_window(self, what: str) -> TicketState:
-        state = self._require_state()
-        if not state.resolved:
-            raise _reject(
-                f"{what}: ticket {state.fields.ticket_id} is not resolved (it is "
-                f"{state.state.value}); {what} applies to resolved tickets"
-            )
-        closes_at = feedback_closes_at(state)
-        if closes_at is not None and workflow.now() >= closes_at:
-            raise _reject(
-                f"{what}: the feedback window of ticket {state.fields.ticket_id} closed at "
-                f"{closes_at.isoformat()}"
-            )
-        return state
+        self._check(rules.reopen_problem(self._require_state(), request.at, workflow.now()))
 
     @workflow.update
     async def resolve(self, request: ResolveRequest) -> TicketStatus:
         """The ticket is solved: stops every clock and ends escalations."""
         state = await self._ready()
-        state.resolve(request.by, self._timed_event("resolve", request.at), request.note)
+        self._validate_resolve(request)
+        state.resolve(request.by, self._at(request.at), request.note)
         for task in list(self._deliveries.values()):
             task.cancel()
         return self._mark_changed()
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveRequest) -> None:
-        at = self._timed_event("resolve", request.at)
-        state = self._state
-        if state is not None and state.reopens and at < state.reopens[-1].at:
-            raise _reject(
-                f"resolve.at {at.isoformat()} is before the ticket was reopened "
-                f"({state.reopens[-1].at.isoformat()})"
-            )
+        self._check(rules.resolve_problem(self._state, request.at, workflow.now()))
 
     @workflow.update
     async def pause(self, request: PauseRequest) -> TicketStatus:
@@ -629,11 +592,7 @@ class TicketEscalation:
 
     @pause.validator
     def _validate_pause(self, request: PauseRequest) -> None:
-        self._require_open("pause")
-        if self._state is not None and self._state.paused:
-            raise _reject(
-                f"pause: the ticket is already paused ({self._state.paused_reason}); resume first"
-            )
+        self._check(rules.pause_problem(self._state))
 
     @workflow.update
     async def resume(self, request: ResumeRequest) -> TicketStatus:
@@ -645,42 +604,33 @@ class TicketEscalation:
 
     @resume.validator
     def _validate_resume(self, request: ResumeRequest) -> None:
-        self._require_open("resume")
-        if self._state is not None and not self._state.paused:
-            raise _reject(f"resume: the ticket is not paused (it is {self._state.state.value})")
+        self._check(rules.resume_problem(self._state))
 
     @workflow.update
     async def customer_replied(self, request: CustomerRepliedRequest) -> TicketStatus:
         """A customer message: starts the next-reply clock; resumes a paused ticket."""
         state = await self._ready()
-        at = self._timed_event("customer_replied", request.at)
-        state.customer_replied(at, workflow.now(), self._calendars)
+        now = workflow.now()
+        self._check(rules.timed_event_problem(state, "customer_replied", request.at, now))
+        state.customer_replied(self._at(request.at), now, self._calendars)
         return self._mark_changed()
 
     @customer_replied.validator
     def _validate_customer_replied(self, request: CustomerRepliedRequest) -> None:
-        self._timed_event("customer_replied", request.at)
-        # In the validator only: a refused update leaves no trace in history, so tickets
-        # already past the limit replay as they ran.
-        state = self._state
-        if state is not None and len(state.escalations) >= timeouts.MAX_ESCALATION_RECORDS:
-            raise _reject(
-                f"customer_replied: ticket {state.fields.ticket_id} already holds "
-                f"{len(state.escalations)} escalation records, the most one ticket keeps "
-                "within Temporal's payload limits; resolve it and open a follow-up ticket"
-            )
+        self._check(rules.customer_replied_problem(self._state, request.at, workflow.now()))
 
     @workflow.update
     async def agent_replied(self, request: AgentRepliedRequest) -> TicketStatus:
         """An agent's public reply: stops the next-reply clock (and first response, if first)."""
         state = await self._ready()
-        at = self._timed_event("agent_replied", request.at)
-        state.agent_replied(request.by, at, self._calendars)
+        self._validate_agent_replied(request)
+        state.agent_replied(request.by, self._at(request.at), self._calendars)
         return self._mark_changed()
 
     @agent_replied.validator
     def _validate_agent_replied(self, request: AgentRepliedRequest) -> None:
-        self._timed_event("agent_replied", request.at)
+        now = workflow.now()
+        self._check(rules.timed_event_problem(self._state, "agent_replied", request.at, now))
 
     @workflow.update
     async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:
@@ -692,37 +642,31 @@ class TicketEscalation:
 
     @change_priority.validator
     def _validate_change_priority(self, request: ChangePriorityRequest) -> None:
-        self._require_open("change_priority")
-        state = self._state
-        if state is not None and request.priority not in state.policy.targets:
-            raise _reject(
-                f"change_priority.priority: {request.priority!r} is not defined by policy "
-                f"{state.policy.name!r}; defined: {', '.join(state.policy.targets)}"
-            )
+        self._check(rules.change_priority_problem(self._state, request.priority))
 
     @workflow.update
     async def update_impact(self, request: UpdateImpactRequest) -> TicketStatus:
         """New impact figures; impact triggers fire as soon as they hold."""
         state = await self._ready()
-        self._require_open("update_impact")
+        self._validate_update_impact(request)
         state.update_impact(request.affected_users, request.critical_service, workflow.now())
         return self._mark_changed()
 
     @update_impact.validator
     def _validate_update_impact(self, request: UpdateImpactRequest) -> None:
-        self._require_open("update_impact")
+        self._check(rules.resolved_problem(self._state, "update_impact"))
 
     @workflow.update
     async def reassign(self, request: ReassignRequest) -> TicketStatus:
         """Hand the ticket to another assignee, team or both."""
         state = await self._ready()
-        self._require_open("reassign")
+        self._validate_reassign(request)
         state.reassign(request.assignee, request.team, workflow.now())
         return self._mark_changed()
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
-        self._require_open("reassign")
+        self._check(rules.resolved_problem(self._state, "reassign"))
 
     @workflow.update
     async def migrate_policy(self, request: MigratePolicyRequest) -> TicketStatus:
@@ -755,13 +699,7 @@ class TicketEscalation:
 
     @migrate_policy.validator
     def _validate_migrate_policy(self, request: MigratePolicyRequest) -> None:
-        self._require_open("migrate_policy")
-        state = self._state
-        if state is not None and state.policy.version == request.to_version:
-            raise _reject(
-                f"migrate_policy.to_version: the ticket already runs policy "
-                f"{state.policy.name!r} v{request.to_version}"
-            )
+        self._check(rules.migrate_policy_problem(self._state, request.to_version))
 
 
 def _reporting_search_values(outcome: TicketOutcome) -> dict[str, sa.SearchValue]:
