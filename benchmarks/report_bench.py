@@ -47,8 +47,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from escalations.data_converter import data_converter
 from escalations.dev import start_dev_server
+from escalations.runtime.data_converter import data_converter
 from policies.loader import default_policy_dir, load_named_policy
 from policies.model import ClockName, Policy
 from reports.figures import build_report

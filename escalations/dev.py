@@ -24,10 +24,10 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-import worker
-from escalations.binaries import find_binary
-from escalations.config import DEV_METRICS_ADDRESS, Settings, load_settings
-from escalations.telemetry import build_runtime, metrics_url
+from escalations.runtime import worker
+from escalations.runtime.binaries import find_binary
+from escalations.runtime.config import DEV_METRICS_ADDRESS, Settings, load_settings
+from escalations.runtime.telemetry import build_runtime, metrics_url
 from workflows.search_attributes import ALL_KEYS, type_name
 
 HOST = "127.0.0.1"

@@ -6,8 +6,8 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from escalations.binaries import find_binary
-from escalations.data_converter import data_converter
+from escalations.runtime.binaries import find_binary
+from escalations.runtime.data_converter import data_converter
 from workflows.search_attributes import ALL_KEYS
 
 

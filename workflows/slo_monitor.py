@@ -1,6 +1,6 @@
 """``SloMonitor``: one check of one policy's error budgets, run by a Temporal Schedule.
 
-The schedule ``slo-monitor-<policy>`` (see :mod:`escalations.schedules`) starts it every five
+The schedule ``slo-monitor-<policy>`` (see :mod:`escalations.client.schedules`) starts it every five
 minutes with overlap policy SKIP. Each run is short and keeps no state: the state of an alert
 lives in its episode workflow (``SloBudgetAlert``), so runs can be skipped, retried or run by
 hand (``temporal schedule trigger``) without sending anything twice.

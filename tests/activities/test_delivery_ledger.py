@@ -14,7 +14,7 @@ from activities.delivery_ledger import RETENTION, DeliveryLedger, LedgeredBacken
 from activities.models import DeliveryResult
 from activities.notifications import build_notification_activities
 from activities.sendgrid_email import SendGridSender
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.activities.notices import make_request
 
 API_KEY = "SG.ledger-test-key"

@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.models import ClockSnapshot, NotificationRequest
 from activities.notifications import build_notification_activities
 from activities.sendgrid_email import SendGridSender
-from escalations.loopback_sendgrid import FakeSendGrid, sendgrid_error
+from escalations.testing.fake_sendgrid import FakeSendGrid, sendgrid_error
 from tests.activities import notices
 from tests.activities.notices import OPENED
 

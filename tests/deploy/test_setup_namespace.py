@@ -19,7 +19,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from escalations.binaries import find_binary
+from escalations.runtime.binaries import find_binary
 from tests.e2e.processes import LoggedProcess, free_port
 from workflows.search_attributes import ALL_KEYS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import parse_policy
 from tests.e2e.helpers import POLICY_NAME, POLICY_YAML
 from tests.e2e.processes import DevServer, LoggedProcess, WorkerProcess, connect, tail

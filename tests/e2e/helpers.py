@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from temporalio.api.enums.v1 import TimeoutType
 from temporalio.client import Client, WorkflowHandle
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
 
 T = TypeVar("T")

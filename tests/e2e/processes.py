@@ -20,8 +20,8 @@ from typing import IO
 
 from temporalio.client import Client
 
-from escalations.binaries import find_binary
-from escalations.data_converter import data_converter
+from escalations.runtime.binaries import find_binary
+from escalations.runtime.data_converter import data_converter
 from workflows.search_attributes import ALL_KEYS, type_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

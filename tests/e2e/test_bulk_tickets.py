@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from escalations.bulk import Selection
-from escalations.cli import main
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.cli.main import main
+from escalations.client.bulk import Selection
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import LogBook, Workers
 from tests.e2e.helpers import POLICY_NAME, POLICY_YAML, new_ticket, open_ticket, query_status
 from tests.e2e.helpers import wait_until as poll

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from escalations.binaries import find_binary
+from escalations.runtime.binaries import find_binary
 from tests.e2e.conftest import Workers
 from tests.e2e.helpers import POLICY_NAME, new_ticket, wait_until
 from tests.e2e.processes import DevServer

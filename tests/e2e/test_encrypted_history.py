@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from temporalio.api.history.v1 import History
 
-from escalations.binaries import find_binary
-from escalations.client import TicketClient
-from escalations.codec_server import CodecServer
-from escalations.config import load_settings
-from escalations.encryption import EncryptionCodec, generate_key
-from escalations.loopback_sendgrid import FakeSendGrid
-from escalations.temporal import converter_for
+from escalations.client.tickets import TicketClient
+from escalations.codec.server import CodecServer
+from escalations.runtime.binaries import find_binary
+from escalations.runtime.config import load_settings
+from escalations.runtime.connection import converter_for
+from escalations.runtime.encryption import EncryptionCodec, generate_key
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import LogBook, Workers
 from tests.e2e.helpers import LEVELS, new_ticket, wait_for_notices
 from tests.e2e.processes import DevServer, WorkerProcess, connect, tail

@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from benchmarks.report_bench import seed_outcomes
-from escalations.cli import main
-from escalations.encryption import EncryptionCodec, generate_key
+from escalations.cli.main import main
+from escalations.runtime.encryption import EncryptionCodec, generate_key
 from tests.e2e.processes import DevServer
 from tests.reports.outcomes import POLICY_YAML, RANGE, outcome, pause
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from escalations.cli import main
-from escalations.client import TicketClient
-from escalations.config import load_settings
+from escalations.cli.main import main
+from escalations.client.tickets import TicketClient
+from escalations.runtime.config import load_settings
 from tests.e2e.conftest import Workers
 from tests.e2e.processes import DevServer
 from workflows.ticket_messages import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import Client, WorkflowExecution
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import Workers
 from tests.e2e.helpers import (
     LEVELS,

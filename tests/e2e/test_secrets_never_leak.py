@@ -27,9 +27,9 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 
-from escalations.config import load_settings
-from escalations.encryption import EncryptionCodec, EncryptionKey, generate_key
-from escalations.loopback_sendgrid import FakeSendGrid, sendgrid_error
+from escalations.runtime.config import load_settings
+from escalations.runtime.encryption import EncryptionCodec, EncryptionKey, generate_key
+from escalations.testing.fake_sendgrid import FakeSendGrid, sendgrid_error
 from tests.e2e.conftest import LogBook, Workers
 from tests.e2e.helpers import new_ticket, wait_until
 from tests.e2e.processes import REPO_ROOT, DevServer, LoggedProcess, WorkerProcess, free_port
@@ -38,7 +38,7 @@ from workflows.ticket_messages import TicketStatus, workflow_id_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-CLI = [sys.executable, "-m", "escalations.cli"]
+CLI = [sys.executable, "-m", "escalations.cli.main"]
 
 
 class Secrets:

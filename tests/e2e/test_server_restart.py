@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import PrivateServers, Workers
 from tests.e2e.helpers import (
     LEVELS,

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from escalations.cli import main
+from escalations.cli.main import main
 from policies.loader import default_policy_dir
 from policies.model import ClockName
 from tests.e2e.helpers import wait_until

@@ -26,7 +26,7 @@ import pytest
 from playwright.async_api import Page, Response, expect
 from temporalio.client import Client
 
-from escalations.client import TicketClient
+from escalations.client.tickets import TicketClient
 from policies.loader import parse_policy
 from tests.e2e.browser import chromium_context, find_chromium, no_chromium_reason, screenshot_dir
 from tests.e2e.conftest import LogBook

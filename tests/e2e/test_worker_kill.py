@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 from temporalio.client import Client
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import Workers
 from tests.e2e.helpers import (
     LEVELS,

@@ -15,7 +15,7 @@ from pathlib import Path
 def test_quick_bench_runs_every_scenario_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, "-m", "escalations.cli", "bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "escalations.cli.main", "bench", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -15,10 +15,10 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from escalations.cli import main
-from escalations.config import Settings
+from escalations.cli.main import main
 from escalations.dev import start_dev_server
-from escalations.temporal import connect
+from escalations.runtime.config import Settings
+from escalations.runtime.connection import connect
 from policies.loader import default_policy_dir
 from tests.escalations.test_client import WorkerQueue, ticket_worker
 from workflows.search_attributes import ALL_KEYS
@@ -295,7 +295,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     # `escalations ... | head`: the pipe closes before the output is written.
     script = (
         "import sys\n"
-        "from escalations.cli import main\n"
+        "from escalations.cli.main import main\n"
         "raise SystemExit(main(['policy', 'check', 'policies/default.yaml']))\n"
     )
     reader, writer = os.pipe()

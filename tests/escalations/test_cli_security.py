@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from escalations.cli import main
-from escalations.config import load_settings
-from escalations.encryption import EncryptionKey, generate_key
+from escalations.cli.main import main
+from escalations.runtime.config import load_settings
+from escalations.runtime.encryption import EncryptionKey, generate_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cli-codec-token-0123456789abcdef"
@@ -119,7 +119,7 @@ def test_codec_server_runs_until_sigterm_and_logs_no_secrets(tmp_path: Path) -> 
         }
     )
     log_path = tmp_path / "codec-server.log"
-    command = [sys.executable, "-m", "escalations.cli", "codec-server", "--port", str(port)]
+    command = [sys.executable, "-m", "escalations.cli.main", "codec-server", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*command, "--ui-origin", "https://ui.example.com"],

@@ -19,7 +19,8 @@ from temporalio.worker import Worker
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
-from escalations.client import (
+from escalations.client.lifecycle import wait_until_open
+from escalations.client.tickets import (
     TicketAlreadyOpen,
     TicketClient,
     TicketClosed,
@@ -27,7 +28,6 @@ from escalations.client import (
     TicketOpenFailed,
     TicketUpdateRejected,
 )
-from escalations.lifecycle import wait_until_open
 from policies.loader import default_policy_dir
 from workflows import search_attributes as sa
 from workflows.ticket_escalation import TicketEscalation

@@ -20,9 +20,9 @@ from cryptography.x509.oid import NameOID
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from escalations.codec_auth import SESSION_COOKIE
-from escalations.codec_server import CodecServer, normalize_origin
-from escalations.encryption import ENCODING, EncryptionCodec, EncryptionKey
+from escalations.codec.auth import SESSION_COOKIE
+from escalations.codec.server import CodecServer, normalize_origin
+from escalations.runtime.encryption import ENCODING, EncryptionCodec, EncryptionKey
 
 TOKEN = "codec-token-for-tests-0123456789"
 UI = "http://127.0.0.1:8233"
@@ -300,7 +300,7 @@ def test_no_auth_mode_needs_no_token() -> None:
 def test_the_log_never_holds_tokens_or_payloads(
     server: CodecServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="escalations.codec_server"):
+    with caplog.at_level(logging.INFO, logger="escalations.codec.server"):
         request(server, "POST", "/decode", payloads_json(PLAIN), authed())
         request(server, "POST", "/decode", payloads_json(PLAIN), authed(Authorization="Bearer x"))
         form = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from escalations.config import ConfigError, Settings, TlsSettings, load_settings
-from escalations.encryption import EncryptionCodec
-from escalations.temporal import connect, tls_config
+from escalations.runtime.config import ConfigError, Settings, TlsSettings, load_settings
+from escalations.runtime.connection import connect, tls_config
+from escalations.runtime.encryption import EncryptionCodec
 
 CERT = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 KEY = b"-----BEGIN PRIVATE KEY-----\nMIIEsecret\n-----END PRIVATE KEY-----\n"

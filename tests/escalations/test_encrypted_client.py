@@ -11,9 +11,9 @@ import pytest
 from temporalio.api.history.v1 import History
 from temporalio.testing import WorkflowEnvironment
 
-from escalations.client import TicketClient, TicketOpenFailed, TicketUpdateRejected
-from escalations.config import load_settings
-from escalations.encryption import generate_key
+from escalations.client.tickets import TicketClient, TicketOpenFailed, TicketUpdateRejected
+from escalations.runtime.config import load_settings
+from escalations.runtime.encryption import generate_key
 from tests.escalations.test_client import WorkerQueue, ticket_worker
 from workflows.ticket_messages import TicketInput, workflow_id_for
 

@@ -9,9 +9,10 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
-from escalations.config import ConfigError, Settings, load_settings
-from escalations.data_converter import data_converter
-from escalations.encryption import (
+from escalations.runtime.config import ConfigError, Settings, load_settings
+from escalations.runtime.connection import converter_for
+from escalations.runtime.data_converter import data_converter
+from escalations.runtime.encryption import (
     ENCODING,
     KEY_ID_METADATA,
     DecryptionError,
@@ -21,7 +22,6 @@ from escalations.encryption import (
     generate_key,
     parse_key_file,
 )
-from escalations.temporal import converter_for
 from workflows.ticket_messages import TicketInput
 
 OLD = EncryptionKey("2026-01", bytes(range(32)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from escalations.status_text import describe_status
+from escalations.cli.status_text import describe_status
 from policies.calendar import policy_calendars
 from policies.loader import load_named_policy
 from workflows.ticket_details import current_details

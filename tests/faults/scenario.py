@@ -30,7 +30,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.processes import DevServer, WorkerProcess
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
 

@@ -34,8 +34,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-import worker
-from escalations.config import Settings
+from escalations.runtime import worker
+from escalations.runtime.config import Settings
 from tests.hostile.strategies import VALID_TICKET
 from tests.server_setup import start_time_skipping
 from workflows.ticket_escalation import TicketEscalation

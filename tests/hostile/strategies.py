@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from escalations.data_converter import data_converter, describe_validation_error
+from escalations.runtime.data_converter import data_converter, describe_validation_error
 from workflows.ticket_messages import (
     AcknowledgeRequest,
     AgentRepliedRequest,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from escalations.cli import main
+from escalations.cli.main import main
 from policies.loader import default_policy_dir
 from tests.hostile.strategies import hostile_settings
 

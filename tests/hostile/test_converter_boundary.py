@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
 
-from escalations.data_converter import INVALID_INPUT, data_converter
+from escalations.runtime.data_converter import INVALID_INPUT, data_converter
 from tests.hostile.strategies import (
     MODELS,
     UPDATES,

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import event, given
 
-from escalations.data_converter import INVALID_INPUT
+from escalations.runtime.data_converter import INVALID_INPUT
 from policies.loader import default_policy_dir, load_named_policy
 from tests.hostile.conftest import LiveTickets
 from tests.hostile.strategies import (

@@ -15,7 +15,7 @@ from hypothesis import event, given
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from escalations.data_converter import INVALID_INPUT
+from escalations.runtime.data_converter import INVALID_INPUT
 from tests.hostile.conftest import LiveTickets
 from tests.hostile.strategies import (
     UPDATES,

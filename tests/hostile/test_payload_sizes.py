@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.models import NotificationRequest
-from escalations.data_converter import INVALID_INPUT, data_converter
+from escalations.runtime.data_converter import INVALID_INPUT, data_converter
 from policies.emails import MAX_ADDRESS_LENGTH
 from tests.hostile.conftest import LiveTickets
 from tests.hostile.strategies import VALID_TICKET

@@ -20,7 +20,7 @@ from activities.slo_models import (
     WeeklyReportRequest,
     WeeklySloReportInput,
 )
-from escalations.cli import main
+from escalations.cli.main import main
 from policies.loader import PolicyError, find_policy_file, load_named_policy
 from tests.hostile.strategies import hostile_settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.conftest import (  # noqa: F401 (fixtures and the hook that feeds `logs`)
     LogBook,
     Workers,

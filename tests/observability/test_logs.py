@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from escalations.config import ConfigError, load_settings
-from escalations.logging_setup import JsonFormatter
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.runtime.config import ConfigError, load_settings
+from escalations.runtime.logging_setup import JsonFormatter
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.helpers import LEVELS, new_ticket, open_ticket, wait_for_notices
 from tests.e2e.processes import DevServer
 from tests.observability.conftest import ObservedWorkers

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from escalations.config import DEV_METRICS_ADDRESS, ConfigError, Settings, load_settings
 from escalations.dev import banner
-from escalations.loopback_sendgrid import FakeSendGrid
-from escalations.telemetry import build_runtime
+from escalations.runtime.config import DEV_METRICS_ADDRESS, ConfigError, Settings, load_settings
+from escalations.runtime.telemetry import build_runtime
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.helpers import LEVELS, new_ticket, open_ticket, query_status, wait_until
 from tests.e2e.processes import DevServer, free_port
 from tests.observability.conftest import ObservedWorkers

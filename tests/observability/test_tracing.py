@@ -15,12 +15,12 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import worker
-from escalations.client import TicketClient
-from escalations.config import ConfigError, Settings, load_settings
-from escalations.loopback_sendgrid import FakeSendGrid
-from escalations.telemetry import TRACING_EXTRA, tracing_interceptor
-from escalations.temporal import connect
+from escalations.client.tickets import TicketClient
+from escalations.runtime import worker
+from escalations.runtime.config import ConfigError, Settings, load_settings
+from escalations.runtime.connection import connect
+from escalations.runtime.telemetry import TRACING_EXTRA, tracing_interceptor
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.helpers import LEVELS, new_ticket, wait_for_notices
 from tests.e2e.processes import REPO_ROOT, DevServer
 from workflows.ticket_messages import AcknowledgeRequest, workflow_id_for

@@ -33,7 +33,7 @@ from temporalio.worker import Worker
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
 from tests.e2e.processes import DevServer
 from tests.replay.scenarios import (

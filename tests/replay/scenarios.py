@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (
     AcknowledgeRequest,

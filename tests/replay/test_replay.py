@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from escalations.data_converter import data_converter
+from escalations.runtime.data_converter import data_converter
 from workflows.ticket_escalation import TicketEscalation
 
 HISTORIES = {

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from escalations.cli import main
+from escalations.cli.main import main
 from reports.figures import build_report
 from reports.render_csv import render_csv
 from reports.render_html import render_html

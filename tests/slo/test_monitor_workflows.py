@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 from activities.slo import SloActivities
 from activities.slo_email import build_prepared_sender
 from activities.slo_models import SloMonitorInput, SloMonitorResult, alert_workflow_id
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
 from reports.visibility import TicketFilter
 from tests.slo.outcomes import period

@@ -29,7 +29,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.slo import SloActivities
 from activities.slo_email import build_prepared_sender
 from activities.slo_models import SloMonitorInput, WeeklySloReportInput
-from escalations import cli, schedules
+from escalations.cli.main import main as cli_main
+from escalations.client import schedules
 from policies.loader import default_policy_dir
 from reports.visibility import TicketFilter, read_outcomes
 from tests.e2e.processes import DevServer
@@ -250,21 +251,21 @@ async def test_cli_install_then_show(
     install = ["schedules", "install", "--policy", policy, "--to", "ops@example.com"]
 
     # The CLI runs its own event loop: run it off this test's loop, as a shell would.
-    assert await asyncio.to_thread(cli.main, install) == 0
-    assert await asyncio.to_thread(cli.main, install) == 0
+    assert await asyncio.to_thread(cli_main, install) == 0
+    assert await asyncio.to_thread(cli_main, install) == 0
     first, second = capsys.readouterr().out.split("inspect:")[:2]
     assert f"slo-monitor-{policy}: created" in first
     assert "slo-weekly-report: created" in first
     assert f"slo-monitor-{policy}: unchanged" in second
 
-    assert await asyncio.to_thread(cli.main, ["schedules", "show"]) == 0
+    assert await asyncio.to_thread(cli_main, ["schedules", "show"]) == 0
     shown = capsys.readouterr().out
     assert f"slo-monitor-{policy}: SloMonitor, every 5m, active" in shown
     assert "slo-weekly-report: WeeklySloReport, mon 08:00 UTC, active" in shown
 
-    assert await asyncio.to_thread(cli.main, ["schedules", "install", "--weekly-at", "noon"]) == 2
+    assert await asyncio.to_thread(cli_main, ["schedules", "install", "--weekly-at", "noon"]) == 2
     assert "give a weekday and a 24-hour time" in capsys.readouterr().err
-    assert await asyncio.to_thread(cli.main, ["schedules", "install", "--time-zone", "Mars/X"]) == 2
+    assert await asyncio.to_thread(cli_main, ["schedules", "install", "--time-zone", "Mars/X"]) == 2
     assert "'Mars/X' is not an IANA time zone" in capsys.readouterr().err
 
     await client.get_schedule_handle(f"slo-monitor-{policy}").delete()

@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHandle
 
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.workflows.conftest import Harness
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from escalations.data_converter import data_converter
+from escalations.runtime.data_converter import data_converter
 from policies.model import ClockName
 from tests.workflows.conftest import Harness
 from workflows import search_attributes as sa

@@ -13,17 +13,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from escalations.codec_server import (
+from escalations.codec.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_UI_ORIGINS,
     CodecServer,
     normalize_origin,
 )
-from escalations.config import ConfigError, load_settings
-from escalations.encryption import EncryptionCodec, InvalidKey, generate_key
+from escalations.runtime.config import ConfigError, load_settings
+from escalations.runtime.encryption import EncryptionCodec, InvalidKey, generate_key
 
-log = logging.getLogger("escalations.codec_server")
+log = logging.getLogger("escalations.codec.server")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

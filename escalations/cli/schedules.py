@@ -17,10 +17,10 @@ from temporalio.client import (
     ScheduleDescription,
 )
 
-from escalations import schedules
-from escalations.config import load_settings
-from escalations.errors import connect_failure_reason
-from escalations.temporal import connect
+from escalations.client import schedules
+from escalations.client.errors import connect_failure_reason
+from escalations.runtime.config import load_settings
+from escalations.runtime.connection import connect
 from policies.durations import format_duration, parse_duration
 from policies.emails import EmailAddress
 from policies.model import Slug

@@ -14,18 +14,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import worker
 from escalations import dev
-from escalations.binaries import BinaryNotFound
-from escalations.cli_report import add_report_command
-from escalations.cli_schedules import add_schedule_commands
-from escalations.cli_security import add_security_commands
-from escalations.cli_slo import add_slo_commands
-from escalations.cli_ticket import add_ticket_commands, release_clients
-from escalations.cli_tickets import add_tickets_commands
-from escalations.config import DEV_METRICS_ADDRESS, ConfigError, load_settings
-from escalations.errors import connect_failure_reason
-from escalations.logging_setup import configure_logging
+from escalations.cli.report import add_report_command
+from escalations.cli.schedules import add_schedule_commands
+from escalations.cli.security import add_security_commands
+from escalations.cli.slo import add_slo_commands
+from escalations.cli.ticket import add_ticket_commands, release_clients
+from escalations.cli.tickets import add_tickets_commands
+from escalations.client.errors import connect_failure_reason
+from escalations.runtime import worker
+from escalations.runtime.binaries import BinaryNotFound
+from escalations.runtime.config import DEV_METRICS_ADDRESS, ConfigError, load_settings
+from escalations.runtime.logging_setup import configure_logging
 from policies.loader import PolicyError, read_policy_file
 
 Handler = Callable[[argparse.Namespace], int]
@@ -84,8 +84,8 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from escalations.bench import BenchConfig, run_bench
-    from escalations.bench_report import render_table
+    from escalations.bench.report import render_table
+    from escalations.bench.run import BenchConfig, run_bench
 
     if args.quick:
         config = BenchConfig.quick(db=args.db, address=args.address)

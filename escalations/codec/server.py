@@ -10,7 +10,7 @@ Guard rails, because a decrypting endpoint is as sensitive as the keys behind it
 - It binds to loopback unless told otherwise.
 - Every encode and decode call needs the token, as ``Authorization: Bearer <token>`` (CLI,
   scripts) or as the session cookie that signing in on the server's own page sets (the Web UI;
-  see :mod:`escalations.codec_auth`).
+  see :mod:`escalations.codec.auth`).
 - Browsers get CORS permission only from the configured Web UI origins; a request from any
   other origin is refused outright.
 - Bodies are bounded; tokens, cookies and payloads are never logged or echoed.
@@ -32,11 +32,11 @@ from urllib.parse import parse_qs, urlsplit
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from escalations import codec_auth
-from escalations.codec_auth import CodecAuth
-from escalations.encryption import DecryptionError, EncryptionCodec
+from escalations.codec import auth as codec_auth
+from escalations.codec.auth import CodecAuth
+from escalations.runtime.encryption import DecryptionError, EncryptionCodec
 
-log = logging.getLogger("escalations.codec_server")
+log = logging.getLogger("escalations.codec.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081

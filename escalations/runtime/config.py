@@ -10,7 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from escalations.encryption import EncryptionKey, InvalidKey, parse_inline_keys, parse_key_file
+from escalations.runtime.encryption import (
+    EncryptionKey,
+    InvalidKey,
+    parse_inline_keys,
+    parse_key_file,
+)
 from policies.loader import default_policy_dir
 
 DEFAULT_TASK_QUEUE = "escalations"

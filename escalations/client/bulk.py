@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
-from escalations.errors import TicketError, TicketUpdateRejected
+from escalations.client.errors import TicketError, TicketUpdateRejected
 from reports.visibility import WORKFLOW_TYPE, quoted_literal
 from workflows import search_attributes as sa
 from workflows.ticket_messages import TicketStatus

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.service import RPCError
 
-from escalations.bulk import (
+from escalations.cli.ticket import ArgumentProblem, build_request, release_clients
+from escalations.client.bulk import (
     DEFAULT_CONCURRENCY,
     BulkResult,
     SelectedTicket,
@@ -26,10 +27,9 @@ from escalations.bulk import (
     apply_to_each,
     select_tickets,
 )
-from escalations.cli_ticket import ArgumentProblem, build_request, release_clients
-from escalations.client import TicketClient
-from escalations.config import load_settings
-from escalations.errors import TicketError
+from escalations.client.errors import TicketError
+from escalations.client.tickets import TicketClient
+from escalations.runtime.config import load_settings
 from policies.durations import format_duration
 from workflows.ticket_messages import MigratePolicyRequest, PauseRequest, TicketStatus
 from workflows.ticket_state import TicketStateName

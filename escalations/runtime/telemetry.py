@@ -1,5 +1,5 @@
 """Metrics and tracing for the worker and clients: the Temporal runtime and the tracing
-interceptor, built from :class:`~escalations.config.Settings`. docs/observability.md has
+interceptor, built from :class:`~escalations.runtime.config.Settings`. docs/observability.md has
 every metric and setting.
 
 The SDK's metrics, and ours recorded through ``workflow.metric_meter()`` and
@@ -22,7 +22,7 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from escalations.config import ConfigError, Settings
+from escalations.runtime.config import ConfigError, Settings
 from workflows.ticket_metrics import LATENESS, LATENESS_BUCKETS
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from escalations.config import ConfigError, Settings
-from escalations.data_converter import data_converter
-from escalations.encryption import EncryptionCodec
-from escalations.telemetry import tracing_interceptor
+from escalations.runtime.config import ConfigError, Settings
+from escalations.runtime.data_converter import data_converter
+from escalations.runtime.encryption import EncryptionCodec
+from escalations.runtime.telemetry import tracing_interceptor
 from workflows.search_attributes import ALL_KEYS
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ async def connect(
         settings: Where and how to connect.
         runtime: The Temporal runtime (the worker's serves its metrics); default the SDK's.
         tracer_provider: Where spans go when tracing is on (see
-            :func:`escalations.telemetry.tracing_interceptor`).
+            :func:`escalations.runtime.telemetry.tracing_interceptor`).
 
     Raises:
         ConfigError: a TLS certificate or key file cannot be read; tracing is on without the

@@ -2,7 +2,7 @@
 
 One run starts the embedded dev server (in memory or on a WAL file database, or uses
 ``TEMPORAL_ADDRESS``), a loopback fake SendGrid that answers at once, and a worker process
-(``escalations.bench_worker``: the production worker plus the floor's). Then, for
+(``escalations.bench.worker``: the production worker plus the floor's). Then, for
 ``TicketEscalation`` and for the floor (``BenchFloor``: sleep, one no-op activity) in turn:
 
 - open: tickets opened per second through the client;
@@ -36,11 +36,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from escalations import dev
-from escalations.bench_floor import FLOOR_ACTIVITY, FLOOR_WORKFLOW, FloorInput
-from escalations.bench_report import BenchResult, Lateness, Scenario, Side
-from escalations.client import TicketClient
-from escalations.config import load_settings
-from escalations.loopback_sendgrid import FakeSendGrid
+from escalations.bench.floor import FLOOR_ACTIVITY, FLOOR_WORKFLOW, FloorInput
+from escalations.bench.report import BenchResult, Lateness, Scenario, Side
+from escalations.client.tickets import TicketClient
+from escalations.runtime.config import load_settings
+from escalations.testing.fake_sendgrid import FakeSendGrid
 from workflows.ticket_messages import TicketInput, workflow_id_for
 
 TARGET = timedelta(hours=1)
@@ -174,7 +174,7 @@ async def _stack(config: BenchConfig, workdir: Path) -> Any:
         # A separate process, so its CPU time and memory are its own; started once, before
         # any measurement, so the blocking spawn costs nothing that is measured.
         worker = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "escalations.bench_worker"],
+            [sys.executable, "-m", "escalations.bench.worker"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=(workdir / "worker.log").open("wb"),

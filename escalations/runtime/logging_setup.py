@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from temporalio import activity, workflow
 
-from escalations.config import LogFormat
+from escalations.runtime.config import LogFormat
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 TICKET_WORKFLOW_PREFIX = "ticket-"

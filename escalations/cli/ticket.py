@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from escalations.client import TicketClient
-from escalations.config import load_settings
-from escalations.errors import TicketError, unreadable_payload_reason
-from escalations.status_text import describe_status
+from escalations.cli.status_text import describe_status
+from escalations.client.errors import TicketError, unreadable_payload_reason
+from escalations.client.tickets import TicketClient
+from escalations.runtime.config import load_settings
 from workflows.ticket_messages import (
     AcknowledgeRequest,
     AgentRepliedRequest,

@@ -19,10 +19,10 @@ from typing import IO, Any
 
 from temporalio.service import RPCError
 
-from escalations.cli_ticket import release_clients
-from escalations.config import Settings, load_settings
-from escalations.errors import connect_failure_reason, unreadable_payload_reason
-from escalations.temporal import connect
+from escalations.cli.ticket import release_clients
+from escalations.client.errors import connect_failure_reason, unreadable_payload_reason
+from escalations.runtime.config import Settings, load_settings
+from escalations.runtime.connection import connect
 from policies.durations import parse_duration
 from policies.loader import PolicyError, load_named_policy
 from policies.model import Policy

@@ -1,6 +1,6 @@
 """The benchmark's worker process: the production worker plus the floor's.
 
-Run as ``python -m escalations.bench_worker`` by ``escalations bench`` with the usual
+Run as ``python -m escalations.bench.worker`` by ``escalations bench`` with the usual
 environment (``TEMPORAL_ADDRESS``, ``ESCALATIONS_TASK_QUEUE``, ...) and
 ``ESCALATIONS_BENCH_FLOOR_QUEUE``. The ticket worker is built exactly as ``escalations worker``
 builds it, so what the benchmark measures is what production runs; the floor's worker gets the
@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
-import worker
-from escalations.bench_floor import BenchFloor, bench_noop
-from escalations.config import load_settings
-from escalations.temporal import connect
+from escalations.bench.floor import BenchFloor, bench_noop
+from escalations.runtime import worker
+from escalations.runtime.config import load_settings
+from escalations.runtime.connection import connect
 
 
 async def _run() -> None:
@@ -45,7 +45,7 @@ async def _run() -> None:
 
 
 def main() -> None:
-    """Entry point of ``python -m escalations.bench_worker``."""
+    """Entry point of ``python -m escalations.bench.worker``."""
     asyncio.run(_run())
 
 

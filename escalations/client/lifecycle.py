@@ -1,6 +1,6 @@
 """Where a ticket's workflow is in its life: still opening, running, failed to open, or closed.
 
-:class:`escalations.client.TicketClient` asks these when an answer from the ticket itself is
+:class:`escalations.client.tickets.TicketClient` asks these when an answer from the ticket itself is
 not enough: a query that fails while the policy loads, an update that the server reports as
 "not found" because the workflow has finished.
 """
@@ -24,7 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from escalations.errors import (
+from escalations.client.errors import (
     TicketClosed,
     TicketError,
     TicketOpenFailed,

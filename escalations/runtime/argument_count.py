@@ -24,7 +24,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from escalations.data_converter import INVALID_INPUT
+from escalations.runtime.data_converter import INVALID_INPUT
 
 
 def _check(what: str, fn: Callable[..., Any], args: Sequence[Any], skip: int = 0) -> None:

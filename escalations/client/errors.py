@@ -1,7 +1,7 @@
 """What can go wrong when a caller talks to a ticket, as exceptions a person can act on.
 
-:class:`escalations.client.TicketClient` turns Temporal's errors (RPC status codes, update and
-workflow failures) into these, so callers and the CLI never need to know Temporal's types.
+:class:`escalations.client.tickets.TicketClient` turns Temporal's errors (RPC status codes,
+update and workflow failures) into these, so callers and the CLI never need Temporal's types.
 Every message names the ticket and says what to do next.
 """
 
@@ -15,7 +15,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from escalations.encryption import ENCODING, DecryptionError
+from escalations.runtime.encryption import ENCODING, DecryptionError
 from workflows.ticket_messages import workflow_id_for
 
 _T = TypeVar("_T")

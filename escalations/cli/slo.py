@@ -21,10 +21,10 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from escalations.cli_ticket import aware_datetime, release_clients
-from escalations.config import Settings, load_settings
-from escalations.errors import connect_failure_reason
-from escalations.temporal import connect
+from escalations.cli.ticket import aware_datetime, release_clients
+from escalations.client.errors import connect_failure_reason
+from escalations.runtime.config import Settings, load_settings
+from escalations.runtime.connection import connect
 from policies.loader import PolicyError, find_policy_file, load_named_policy, read_policy_file
 from policies.model import DEFAULT_SLO_WINDOW, Policy, slug_problem
 from reports.policy_diff import PolicyDiffError, changes_from, rewrite_policy, unified_diff

@@ -1,7 +1,8 @@
 """The Python client of the escalation service: open tickets, send them updates, read status.
 
 It is a thin layer over the ``TicketEscalation`` contract (workflow id ``ticket-<id>``, update
-and query names, pydantic models) that turns Temporal's errors into :mod:`escalations.errors`.
+and query names, pydantic models) that turns Temporal's errors into
+:mod:`escalations.client.errors`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from escalations.config import Settings
-from escalations.errors import (
+from escalations.client.errors import (
     TemporalUnreachable,
     TicketAlreadyOpen,
     TicketClosed,
@@ -33,8 +33,9 @@ from escalations.errors import (
     from_rpc_error,
     rejected_as_ticket_error,
 )
-from escalations.lifecycle import raise_if_closed, raise_if_failed, wait_until_open
-from escalations.temporal import connect
+from escalations.client.lifecycle import raise_if_closed, raise_if_failed, wait_until_open
+from escalations.runtime.config import Settings
+from escalations.runtime.connection import connect
 from workflows import search_attributes as sa
 from workflows.ticket_details import static_summary
 from workflows.ticket_escalation import TicketEscalation
@@ -76,7 +77,7 @@ class TicketClient:
 
     Args:
         client: A Temporal client built with the pydantic data converter
-            (:func:`escalations.temporal.connect`).
+            (:func:`escalations.runtime.connection.connect`).
         task_queue: The task queue the workers poll; new tickets' workflows run there.
     """
 

@@ -1,0 +1,1 @@
+"""``escalations bench``: escalation throughput and lateness against the bare-Temporal floor."""
