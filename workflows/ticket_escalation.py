@@ -176,13 +176,7 @@ class TicketEscalation:
         state = self._require_state()
         closes_at = feedback_closes_at(state)
         while state.resolved and closes_at is not None and workflow.now() < closes_at:
-            self._changed = False
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._changed,
-                    timeout=closes_at - workflow.now(),
-                    timeout_summary="until the feedback window closes",
-                )
+            await self._wait_for_change(closes_at, "until the feedback window closes")
             self._publish()
         # Feedback accepted just before the window closed is recorded before the ticket ends.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -245,19 +239,24 @@ class TicketEscalation:
         )
 
     async def _sleep_until_next_change(self) -> None:
-        state = self._require_state()
-        now = workflow.now()
-        wake = state.next_wake(now, self._calendars)
-        self._changed = False
+        wake = self._require_state().next_wake(workflow.now(), self._calendars)
         if wake is None:
+            await self._wait_for_change()
+        else:
+            await self._wait_for_change(wake.at, f"until {wake.describe()}")
+
+    async def _wait_for_change(self, until: datetime | None = None, summary: str = "") -> None:
+        """Until an update changes the ticket, or ``until`` comes (a durable timer named
+        ``summary`` in the Web UI)."""
+        self._changed = False
+        if until is None:
             await workflow.wait_condition(lambda: self._changed)
             return
-        at, what = wake
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._changed,
-                timeout=max(at - now, timedelta(milliseconds=1)),
-                timeout_summary=f"until {what}",
+                timeout=max(until - workflow.now(), timedelta(milliseconds=1)),
+                timeout_summary=summary,
             )
 
     def _should_continue_as_new(self) -> bool:
@@ -392,8 +391,7 @@ class TicketEscalation:
             f": {delivery.detail}" if delivery.status == "failed" else "",
             extra=self._log_extra(request.level),
         )
-        record = state.escalations[index]
-        state.escalations[index] = record.model_copy(update={"delivery": delivery})
+        state.record_delivery(index, delivery)
         if workflow.patched(DELIVERY_DOES_NOT_WAKE):
             # A delivery's outcome changes no deadline: refresh what the Web UI shows, without
             # waking the main loop (which would cancel and restart its timer for nothing).

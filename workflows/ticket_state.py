@@ -8,6 +8,7 @@ here, free of Temporal, lets them be tested without a server.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -141,6 +142,25 @@ class TicketFields(_Message):
     assignee: str | None = None
     affected_users: int = 1
     critical_service: bool = False
+
+
+@dataclass(frozen=True)
+class Wake:
+    """What the ticket waits for next, and when."""
+
+    at: datetime
+    kind: Literal["level", "held", "breach"]
+    name: str
+    """The level (``level``, ``held``) or the clock (``breach``)."""
+
+    def describe(self) -> str:
+        """``level major-incident``, ``held manager notice``, ``resolution breach``: the name of
+        the timer in the Web UI."""
+        if self.kind == "level":
+            return f"level {self.name}"
+        if self.kind == "held":
+            return f"held {self.name} notice"
+        return f"{self.name} breach"
 
 
 class DueLevel(BaseModel):
@@ -665,33 +685,38 @@ class TicketState(_Message):
 
     def next_wake(
         self, now: datetime, calendars: CalendarSet, *, levels_only: bool = False
-    ) -> tuple[datetime, str] | None:
+    ) -> Wake | None:
         """The next instant something falls due (a level, a held notice, or a clock's breach)
         and what. Held notices go out at their time even while the ticket is paused: the
         escalation they carry happened before the pause."""
         if self.resolved:
             return None
-        candidates: list[tuple[datetime, str]] = (
+        candidates: list[Wake] = (
             []
             if levels_only
             else [
-                (r.held_until, f"held {r.level} notice")
+                Wake(r.held_until, "held", r.level)
                 for r in self.escalations
                 if r.held and r.held_until is not None
             ]
         )
-        if self.paused:
-            return min(candidates) if candidates else None
-        candidates += [
-            (at, f"level {level.name}")
-            for level, at in zip(self.policy.levels, self._fire_times(now, calendars), strict=True)
-            if at is not None and at > now
-        ]
-        for name, clock in [] if levels_only else self.clocks.items():
-            due = clock.due_at(calendars) if clock.running else None
-            if due is not None and due > now:
-                candidates.append((due, f"{name.value} breach"))
-        return min(candidates) if candidates else None
+        if not self.paused:
+            candidates += [
+                Wake(at, "level", level.name)
+                for level, at in zip(
+                    self.policy.levels, self._fire_times(now, calendars), strict=True
+                )
+                if at is not None and at > now
+            ]
+            for name, clock in [] if levels_only else self.clocks.items():
+                due = clock.due_at(calendars) if clock.running else None
+                if due is not None and due > now:
+                    candidates.append(Wake(due, "breach", name.value))
+        return min(candidates, key=lambda wake: (wake.at, wake.describe())) if candidates else None
+
+    def record_delivery(self, index: int, delivery: Delivery) -> None:
+        """The fate of the notice of escalation record ``index``."""
+        self.escalations[index] = self.escalations[index].model_copy(update={"delivery": delivery})
 
     def record_fire(
         self,

@@ -117,7 +117,7 @@ def test_held_record_is_released_and_cancelled_on_resolve() -> None:
     assert state.notice_key_for(records[1]) == f"run-1:{due.level.name}:0:1"
     wake = state.next_wake(T0, CALENDARS)
     assert wake is not None
-    assert wake[0] <= release
+    assert wake.at <= release
     assert state.release_held(release - timedelta(seconds=1)) == []
     state.resolve("agent", T0 + timedelta(hours=1), None)
     assert state.escalations[-1].delivery.status == "cancelled"
@@ -246,4 +246,5 @@ levels:
     assert state.clocks[ClockName.RESOLUTION].due_at(calendars) is None  # ~7000 years of Sundays
     wake = state.next_wake(T0, calendars)
     assert wake is not None
-    assert wake[1] == "first_response breach"
+    assert (wake.kind, wake.name) == ("breach", "first_response")
+    assert wake.describe() == "first_response breach"
