@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import errors
 from activities.delivery_ledger import DeliveryLedger, LedgeredBackend
 from activities.email_content import single_line
 from activities.models import DeliveryResult, NotificationRequest
@@ -132,7 +133,9 @@ def _check_recipients(recipients: list[str]) -> None:
         except ValidationError as err:
             reason = err.errors()[0]["msg"]
             raise ApplicationError(
-                f"cannot send to recipient: {reason}", type="InvalidRecipient", non_retryable=True
+                f"cannot send to recipient: {reason}",
+                type=errors.INVALID_RECIPIENT,
+                non_retryable=True,
             ) from None
 
 

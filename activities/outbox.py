@@ -20,6 +20,7 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
+from activities import errors
 from activities.email_content import clean_field, render_email
 from activities.models import DeliveryResult, NotificationRequest
 
@@ -121,7 +122,7 @@ class OutboxWriter:
         except OSError as err:
             raise ApplicationError(
                 f"could not write outbox file {path}: {err.strerror or err}",
-                type="OutboxWriteFailed",
+                type=errors.OUTBOX_WRITE_FAILED,
             ) from None
 
     def _write_atomically(self, path: Path, data: bytes) -> None:

@@ -12,13 +12,12 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import POLICY_INVALID, POLICY_NOT_FOUND
 from activities.models import LoadPolicyRequest
 from policies.holiday_dates import resolve_holidays
 from policies.loader import PolicyError, find_policy_file, load_named_policy
 from policies.model import Policy, Slug
 
-POLICY_NOT_FOUND = "PolicyNotFound"
-POLICY_INVALID = "PolicyInvalid"
 MAX_CACHED_POLICIES = 256
 
 

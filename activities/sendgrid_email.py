@@ -21,6 +21,7 @@ import sendgrid
 from python_http_client.exceptions import HTTPError
 from temporalio.exceptions import ApplicationError
 
+from activities import errors
 from activities.email_content import clean_field, render_email, template_data
 from activities.models import DeliveryResult, NotificationRequest
 
@@ -136,7 +137,7 @@ class SendGridSender:
             # here; the cause is dropped (from None) because it does not convert cleanly.
             raise ApplicationError(
                 self._redact(f"SendGrid unreachable: {type(err).__name__}: {err}"),
-                type="SendGridUnreachable",
+                type=errors.SENDGRID_UNREACHABLE,
             ) from None
         message_id = response.headers.get("X-Message-Id")
         return DeliveryResult(
@@ -153,7 +154,7 @@ class SendGridSender:
             return ApplicationError(
                 f"SendGrid rejected the notice (HTTP {status}): {reasons}",
                 status,
-                type="SendGridRejected",
+                type=errors.SENDGRID_REJECTED,
                 non_retryable=True,
             )
         if status == 429:
@@ -162,13 +163,13 @@ class SendGridSender:
             return ApplicationError(
                 f"SendGrid rate limit reached (HTTP 429){after}: {reasons}",
                 status,
-                type="SendGridRateLimited",
+                type=errors.SENDGRID_RATE_LIMITED,
                 next_retry_delay=delay,
             )
         return ApplicationError(
             f"SendGrid unavailable (HTTP {status}): {reasons}",
             status,
-            type="SendGridUnavailable",
+            type=errors.SENDGRID_UNAVAILABLE,
         )
 
     def _rate_limit_delay(self, headers: Any) -> timedelta | None:

@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import errors
 from activities.models import DeliveryResult
 from activities.sendgrid_email import unique_addresses
 from activities.slo_email import PreparedEmail, PreparedEmailSender, alert_email
@@ -89,7 +90,7 @@ class SloActivities:
             missing = find_policy_file(self._policy_dir, name) is None
             raise ApplicationError(
                 str(exc),
-                type="PolicyNotFound" if missing else "PolicyInvalid",
+                type=errors.POLICY_NOT_FOUND if missing else errors.POLICY_INVALID,
                 non_retryable=True,
             ) from None
 
@@ -198,7 +199,7 @@ class SloActivities:
             raise ApplicationError(
                 "the weekly report has no recipients: give --to, or manager/executive "
                 f"contacts in policies {', '.join(request.policies)}",
-                type="NoRecipients",
+                type=errors.NO_RECIPIENTS,
                 non_retryable=True,
             )
         report = build_report(

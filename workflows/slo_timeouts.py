@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+from activities import errors
+
 # Reading visibility: one list request per 1,000 tickets; 28 days of a busy helpdesk is a few
 # dozen pages. The monitor runs every 5 minutes, so a run that cannot finish within a few
 # minutes is better abandoned for the next one than retried past it.
@@ -15,7 +17,7 @@ EVALUATE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=4,
-    non_retryable_error_types=["PolicyNotFound", "PolicyInvalid"],
+    non_retryable_error_types=[errors.POLICY_NOT_FOUND, errors.POLICY_INVALID],
 )
 
 # Starting or signalling an alert episode: one RPC each.
@@ -34,10 +36,10 @@ EMAIL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=[
-        "SendGridRejected",
-        "NoRecipients",
-        "PolicyNotFound",
-        "PolicyInvalid",
+        errors.SENDGRID_REJECTED,
+        errors.NO_RECIPIENTS,
+        errors.POLICY_NOT_FOUND,
+        errors.POLICY_INVALID,
     ],
 )
 

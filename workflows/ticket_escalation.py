@@ -90,6 +90,7 @@ Old branch (no timeline in the state, even across continue-as-new): a late event
 the ticket stands, and repeats are placed as :func:`policies.ladder._legacy_next` does. Needed by
 the ``-v1`` to ``-v7`` histories."""
 INVALID_UPDATE = "InvalidUpdate"
+TICKET_OPENING = "TicketOpening"
 
 
 async def _load_policy_locally(request: LoadPolicyRequest, summary: str) -> Policy:
@@ -469,7 +470,7 @@ class TicketEscalation:
         if self._state is None:
             raise ApplicationError(
                 "the ticket is still opening (loading its policy); try again in a moment",
-                type="TicketOpening",
+                type=TICKET_OPENING,
             )
         return self._state
 

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+from activities import errors
+
 LOAD_POLICY_TIMEOUT = timedelta(seconds=30)
 LOAD_POLICY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=5,
-    non_retryable_error_types=["PolicyNotFound", "PolicyInvalid"],
+    non_retryable_error_types=[errors.POLICY_NOT_FOUND, errors.POLICY_INVALID],
 )
 
 # One attempt at SendGrid: the client's own timeout is 10 s, so 15 s leaves room for a slow
@@ -25,7 +27,7 @@ NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["SendGridRejected"],
+    non_retryable_error_types=[errors.SENDGRID_REJECTED],
 )
 
 # Updates may carry the true time of an event reported late. Allow a little clock skew between

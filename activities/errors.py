@@ -1,0 +1,32 @@
+"""The error types activities raise (``ApplicationError.type``): the contract with the
+workflows' retry policies.
+
+Each name lives here once. Activities raise with these constants, and every
+``non_retryable_error_types`` list (``workflows/timeouts.py``, ``workflows/slo_timeouts.py``) is
+built from them, so renaming one cannot silently turn a permanent failure into one retried for a
+day (``tests/activities/test_error_types.py`` checks both sides).
+"""
+
+from __future__ import annotations
+
+POLICY_NOT_FOUND = "PolicyNotFound"
+"""No policy file of that name: retrying cannot help until someone deploys it."""
+POLICY_INVALID = "PolicyInvalid"
+"""The policy file exists but does not validate."""
+SENDGRID_REJECTED = "SendGridRejected"
+"""SendGrid refused the message for good (400, 401, 403, 413): a bad address or key."""
+SENDGRID_UNREACHABLE = "SendGridUnreachable"
+"""No answer from SendGrid (network): retried with backoff."""
+SENDGRID_RATE_LIMITED = "SendGridRateLimited"
+"""SendGrid answered 429: retried after its reset time."""
+SENDGRID_UNAVAILABLE = "SendGridUnavailable"
+"""SendGrid answered 5xx: retried with backoff."""
+OUTBOX_WRITE_FAILED = "OutboxWriteFailed"
+"""The local outbox could not be written (disk full, permissions): retried."""
+INVALID_RECIPIENT = "InvalidRecipient"
+"""A recipient address that no provider would accept."""
+NO_RECIPIENTS = "NoRecipients"
+"""An SLO email whose roles resolve to nobody."""
+
+PERMANENT = frozenset({POLICY_NOT_FOUND, POLICY_INVALID, SENDGRID_REJECTED, NO_RECIPIENTS})
+"""The types no retry can fix; the rest are transient."""
