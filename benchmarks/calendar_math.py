@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import platform
 import random
@@ -50,6 +49,7 @@ from policies.calendar import AlwaysOpen, BusinessCalendar, Calendar
 from policies.calendar_definition import CalendarDefinition
 from policies.holiday_dates import resolve_holidays
 from policies.model import ALWAYS_OPEN, Policy
+from reports.stats import nearest_rank
 
 LOAD_YEAR = 2026
 """The year the benchmark policy is loaded in: holidays are resolved for 2025 to 2031."""
@@ -225,9 +225,7 @@ def timer_overhead_ns(calls: int = 10_000) -> float:
 
 def percentile(samples: Sequence[int], share: float) -> float:
     """Nearest-rank percentile (``share`` in 0..1) of non-empty ``samples``."""
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(len(ordered) * share))
-    return float(ordered[rank - 1])
+    return float(nearest_rank(samples, share * 100))
 
 
 # -- one case --------------------------------------------------------------------------------

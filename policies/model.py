@@ -451,10 +451,6 @@ class Policy(_Strict):
             return list(self.service_levels.notify)
         return [role for role in ("manager", "executive") if role in self.contacts]
 
-    def priority_rank(self, priority: str) -> int:
-        """0 for the most urgent priority (the first under ``targets``)."""
-        return list(self.targets).index(priority)
-
 
 AnyCondition.model_rebuild()
 AllCondition.model_rebuild()

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-PERCENTILES = (50, 90, 99)
-
 
 def nearest_rank(values: Sequence[float], percent: float) -> float:
     """The ``percent``-th percentile of ``values`` (any order, not empty), nearest rank.

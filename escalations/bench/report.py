@@ -9,13 +9,12 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reports.stats import nearest_rank
+
 
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (``share`` 0.99 for p99) of ``values``; NaN if empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+    return nearest_rank(values, share * 100) if values else math.nan
 
 
 @dataclass

@@ -30,9 +30,10 @@ SCHEMA_SCRIPT = ROOT / "deploy/temporal/setup-schema.sh"
 PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 DEPLOYMENT_DOC = ROOT / "docs/deployment.md"
 
-# `${NAME}`, `${NAME:-default}` or `${NAME-default}`, but not the `$${...}` escape.
+# `${NAME}`, `${NAME:-default}`, `${NAME-default}` or `${NAME:?error}`, but not the `$${...}`
+# escape.
 VARIABLE = re.compile(
-    r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?-)?(?P<default>[^}]*)\}"
+    r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<default>[^}]*)\}"
 )
 # Exact versions: 1.32.0, v3.5.0, 3.11.16-slim-trixie. PostgreSQL's are major.minor (16.15).
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([.-][A-Za-z0-9.-]+)?$")
@@ -55,8 +56,15 @@ def services() -> dict[str, dict[str, Any]]:
 
 
 def interpolate(value: str) -> str:
-    """What Compose makes of ``value`` with no variable set: every default, `$$` as `$`."""
-    return VARIABLE.sub(lambda m: m["default"] if m["op"] else "", value).replace("$$", "$")
+    """What Compose makes of ``value`` with no optional variable set: every default, `$$` as
+    `$`, and a required variable as the value an operator must set."""
+
+    def value_of(m: re.Match[str]) -> str:
+        if m["op"] == ":?":
+            return f"<{m['name']}>"
+        return m["default"] if m["op"] else ""
+
+    return VARIABLE.sub(value_of, value).replace("$$", "$")
 
 
 def depends_on(service: dict[str, Any]) -> dict[str, Any]:
@@ -312,19 +320,26 @@ def test_prometheus_scrapes_every_worker_replica_and_the_server() -> None:
     assert f"--config.file={config_file}" in every["prometheus"]["command"]
 
 
+REQUIRED = {"POSTGRES_PASSWORD"}
+"""Secrets the stack must never default: Compose refuses to start without them."""
+
+
 def test_every_variable_has_a_default_documented_in_docs_deployment() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     doc_lines = DEPLOYMENT_DOC.read_text().splitlines()
     found = {m["name"]: m for m in VARIABLE.finditer(text)}
     assert found
+    assert {name for name, match in found.items() if match["op"] == ":?"} == REQUIRED
     for name, match in found.items():
-        assert match["op"] == ":-", f"${{{name}}}: give it a default with ${{{name}:-...}}"
+        assert match["op"] in (":-", ":?"), (
+            f"${{{name}}}: give it a default with ${{{name}:-...}}, or require it with :?"
+        )
         defaults = {m["default"] for m in VARIABLE.finditer(text) if m["name"] == name}
         assert len(defaults) == 1, f"{name} has different defaults: {defaults}"
         rows = [line for line in doc_lines if line.startswith(f"| `{name}` |")]
         assert rows, f"{name} is not in the variables table of {DEPLOYMENT_DOC.name}"
         default = match["default"]
-        documented = f"`{default}`" if default else "empty"
+        documented = "required" if name in REQUIRED else f"`{default}`" if default else "empty"
         assert documented in rows[0].split("|")[2], (
             f"{DEPLOYMENT_DOC.name} must give {name}'s default as {documented}"
         )

@@ -127,7 +127,7 @@ def test_dockerignore_keeps_secrets_and_state_out_but_the_sources_in() -> None:
         assert ignored(path), f"{path} must stay out of the build context"
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     needed = ["pyproject.toml", "README.md", "requirements.lock", "policies/default.yaml"]
-    needed += [f"{package}/__init__.py" for package in setuptools["packages"]]
+    needed += [f"{package.replace('.', '/')}/__init__.py" for package in setuptools["packages"]]
     needed += [f"{module}.py" for module in setuptools["py-modules"]]
     for path in needed:
         assert (ROOT / path).exists(), path
