@@ -16,21 +16,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from escalations.runtime.data_converter import data_converter, describe_validation_error
-from workflows.ticket_messages import (
-    AcknowledgeRequest,
-    AgentRepliedRequest,
-    ChangePriorityRequest,
-    CustomerRepliedRequest,
-    FeedbackRequest,
-    MigratePolicyRequest,
-    PauseRequest,
-    ReassignRequest,
-    ReopenRequest,
-    ResolveRequest,
-    ResumeRequest,
-    TicketInput,
-    UpdateImpactRequest,
-)
+from workflows import ticket_messages as messages
+from workflows.ticket_messages import TicketInput
 
 WHOLE_VALUE = "(whole value)"
 
@@ -60,19 +47,22 @@ VALID_TICKET: dict[str, Any] = {
 }
 
 UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
-    "acknowledge": (AcknowledgeRequest, {"by": "Ann Agent"}),
-    "resolve": (ResolveRequest, {"by": "Ann Agent", "note": "Restarted the payment pods."}),
-    "pause": (PauseRequest, {"reason": "waiting for logs"}),
-    "resume": (ResumeRequest, {}),
-    "customer_replied": (CustomerRepliedRequest, {}),
-    "agent_replied": (AgentRepliedRequest, {"by": "Ann Agent"}),
-    "change_priority": (ChangePriorityRequest, {"priority": "P2"}),
-    "update_impact": (UpdateImpactRequest, {"affected_users": 600}),
-    "reassign": (ReassignRequest, {"assignee": "bob@example.com", "team": "platform"}),
-    "feedback": (FeedbackRequest, {"csat": 4, "comment": "Fixed quickly."}),
-    "reopen": (ReopenRequest, {"by": "buyer@acme.example", "reason": "still failing"}),
+    "acknowledge": (messages.AcknowledgeRequest, {"by": "Ann Agent"}),
+    "resolve": (
+        messages.ResolveRequest,
+        {"by": "Ann Agent", "note": "Restarted the payment pods."},
+    ),
+    "pause": (messages.PauseRequest, {"reason": "waiting for logs"}),
+    "resume": (messages.ResumeRequest, {}),
+    "customer_replied": (messages.CustomerRepliedRequest, {}),
+    "agent_replied": (messages.AgentRepliedRequest, {"by": "Ann Agent"}),
+    "change_priority": (messages.ChangePriorityRequest, {"priority": "P2"}),
+    "update_impact": (messages.UpdateImpactRequest, {"affected_users": 600}),
+    "reassign": (messages.ReassignRequest, {"assignee": "bob@example.com", "team": "platform"}),
+    "feedback": (messages.FeedbackRequest, {"csat": 4, "comment": "Fixed quickly."}),
+    "reopen": (messages.ReopenRequest, {"by": "buyer@acme.example", "reason": "still failing"}),
     "migrate_policy": (
-        MigratePolicyRequest,
+        messages.MigratePolicyRequest,
         {"to_version": "4", "by": "ops@example.com", "reason": "new P1 targets"},
     ),
 }

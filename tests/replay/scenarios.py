@@ -20,22 +20,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from escalations.testing.fake_sendgrid import FakeSendGrid
+from workflows import ticket_messages as messages
 from workflows.ticket_escalation import TicketEscalation
-from workflows.ticket_messages import (
-    AcknowledgeRequest,
-    AgentRepliedRequest,
-    ChangePriorityRequest,
-    CustomerRepliedRequest,
-    FeedbackRequest,
-    MigratePolicyRequest,
-    PauseRequest,
-    ReassignRequest,
-    ReopenRequest,
-    ResolveRequest,
-    ResumeRequest,
-    TicketStatus,
-    UpdateImpactRequest,
-)
+from workflows.ticket_messages import TicketStatus
 
 Handle = WorkflowHandle[TicketEscalation, TicketStatus]
 Opener = Callable[..., Awaitable[Handle]]
@@ -70,30 +57,40 @@ async def every_update(rec: Recording) -> Handle:
     env = rec.env
     handle = await rec.open_ticket(priority="P2")
     await env.sleep(timedelta(minutes=50))  # response-at-risk (75% of 1h)
-    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
-    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
-    await env.sleep(timedelta(hours=2))
-    await handle.execute_update(TicketEscalation.resume, ResumeRequest())
     await handle.execute_update(
-        TicketEscalation.change_priority, ChangePriorityRequest(priority="P1")
+        TicketEscalation.acknowledge, messages.AcknowledgeRequest(by="agent")
     )
     await handle.execute_update(
-        TicketEscalation.update_impact, UpdateImpactRequest(affected_users=900)
+        TicketEscalation.pause, messages.PauseRequest(reason="waiting on Acme")
+    )
+    await env.sleep(timedelta(hours=2))
+    await handle.execute_update(TicketEscalation.resume, messages.ResumeRequest())
+    await handle.execute_update(
+        TicketEscalation.change_priority, messages.ChangePriorityRequest(priority="P1")
+    )
+    await handle.execute_update(
+        TicketEscalation.update_impact, messages.UpdateImpactRequest(affected_users=900)
     )
     await env.sleep(timedelta(minutes=70))  # major-incident and a repeat
     await handle.execute_update(
-        TicketEscalation.reassign, ReassignRequest(team="platform", assignee="sre@example.com")
+        TicketEscalation.reassign,
+        messages.ReassignRequest(team="platform", assignee="sre@example.com"),
     )
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="sre", note="fixed"))
+    await handle.execute_update(
+        TicketEscalation.resolve, messages.ResolveRequest(by="sre", note="fixed")
+    )
     # The feedback window: reopened an hour later, resolved again, rated; then it closes.
     await env.sleep(timedelta(hours=1))
     await handle.execute_update(
-        TicketEscalation.reopen, ReopenRequest(by="buyer@acme.example", reason="still failing")
+        TicketEscalation.reopen,
+        messages.ReopenRequest(by="buyer@acme.example", reason="still failing"),
     )
     await env.sleep(timedelta(minutes=30))
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="sre", note="again"))
     await handle.execute_update(
-        TicketEscalation.feedback, FeedbackRequest(csat=4, comment="slow, but fixed")
+        TicketEscalation.resolve, messages.ResolveRequest(by="sre", note="again")
+    )
+    await handle.execute_update(
+        TicketEscalation.feedback, messages.FeedbackRequest(csat=4, comment="slow, but fixed")
     )
     return handle
 
@@ -103,17 +100,31 @@ async def replies(rec: Recording) -> Handle:
     a customer reply that resumes a paused ticket."""
     env = rec.env
     handle = await rec.open_ticket(priority="P1", policy="hours")
-    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
-    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await handle.execute_update(
+        TicketEscalation.agent_replied, messages.AgentRepliedRequest(by="agent")
+    )
+    await handle.execute_update(
+        TicketEscalation.customer_replied, messages.CustomerRepliedRequest()
+    )
     await env.sleep(timedelta(minutes=20))
-    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
-    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await handle.execute_update(
+        TicketEscalation.agent_replied, messages.AgentRepliedRequest(by="agent")
+    )
+    await handle.execute_update(
+        TicketEscalation.customer_replied, messages.CustomerRepliedRequest()
+    )
     await env.sleep(timedelta(minutes=70))  # reply-overdue, then its repeat
     await env.sleep(timedelta(minutes=60))
-    await handle.execute_update(TicketEscalation.agent_replied, AgentRepliedRequest(by="agent"))
-    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
-    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    await handle.execute_update(
+        TicketEscalation.agent_replied, messages.AgentRepliedRequest(by="agent")
+    )
+    await handle.execute_update(
+        TicketEscalation.pause, messages.PauseRequest(reason="waiting on Acme")
+    )
+    await handle.execute_update(
+        TicketEscalation.customer_replied, messages.CustomerRepliedRequest()
+    )
+    await handle.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
     return handle
 
 
@@ -127,9 +138,9 @@ async def quiet_hours(rec: Recording) -> Handle:
     for _ in range(24):  # until the held notice goes out at 09:00 Berlin
         await env.sleep(timedelta(hours=1))
     await handle.execute_update(
-        TicketEscalation.change_priority, ChangePriorityRequest(priority="P2")
+        TicketEscalation.change_priority, messages.ChangePriorityRequest(priority="P2")
     )
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
     return handle
 
 
@@ -151,8 +162,10 @@ async def failed_delivery(rec: Recording) -> Handle:
     _expect(status.escalations[1].delivery.status == "sent", "the breach notice was sent", status)
     answered = [request.status for request in fake.requests[first_request:]]
     _expect(answered == [400, 500, 429, 202], "SendGrid answered 400, 500, 429, 202", answered)
-    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    await handle.execute_update(
+        TicketEscalation.acknowledge, messages.AcknowledgeRequest(by="agent")
+    )
+    await handle.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
     return handle
 
 
@@ -175,8 +188,10 @@ async def continue_as_new(rec: Recording) -> Handle:
     carried = len((await latest.query(TicketEscalation.status)).escalations)
     _expect(carried > 0, "the continued run carries the notices of the first", carried)
     await _until(latest, lambda s: _delivered(s, carried + 1), "a repeat in the continued run")
-    await latest.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
-    await latest.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    await latest.execute_update(
+        TicketEscalation.acknowledge, messages.AcknowledgeRequest(by="agent")
+    )
+    await latest.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
     _expect(
         (await latest.describe()).run_id == description.run_id,
         "the ticket was resolved in the second run",
@@ -203,7 +218,9 @@ async def policy_migration(rec: Recording) -> Handle:
     )
     migrated = await handle.execute_update(
         TicketEscalation.migrate_policy,
-        MigratePolicyRequest(to_version="4", by="ops@example.com", reason="longer P2 targets"),
+        messages.MigratePolicyRequest(
+            to_version="4", by="ops@example.com", reason="longer P2 targets"
+        ),
     )
     _expect(migrated.policy_version == "4", "the ticket on v4", migrated.policy_version)
     await env.sleep(timedelta(minutes=75))  # 125 minutes: past the new 2h target
@@ -214,7 +231,7 @@ async def policy_migration(rec: Recording) -> Handle:
         "response-breached once, at the new 2h target",
         [(e.level, e.due_at) for e in status.escalations],
     )
-    await handle.execute_update(TicketEscalation.resolve, ResolveRequest(by="agent"))
+    await handle.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
     return handle
 
 
@@ -225,34 +242,40 @@ async def late_events(rec: Recording) -> Handle:
     env = rec.env
     handle = await rec.open_ticket(priority="P2")
     await env.sleep(timedelta(minutes=10))
-    await handle.execute_update(TicketEscalation.acknowledge, AcknowledgeRequest(by="agent"))
+    await handle.execute_update(
+        TicketEscalation.acknowledge, messages.AcknowledgeRequest(by="agent")
+    )
     await env.sleep(timedelta(minutes=10))
-    await handle.execute_update(TicketEscalation.customer_replied, CustomerRepliedRequest())
+    await handle.execute_update(
+        TicketEscalation.customer_replied, messages.CustomerRepliedRequest()
+    )
     await env.sleep(timedelta(minutes=5))
     impact = await handle.execute_update(
-        TicketEscalation.update_impact, UpdateImpactRequest(affected_users=900)
+        TicketEscalation.update_impact, messages.UpdateImpactRequest(affected_users=900)
     )
     opened = impact.opened_at
     await env.sleep(timedelta(minutes=10))
-    await handle.execute_update(TicketEscalation.pause, PauseRequest(reason="waiting on Acme"))
+    await handle.execute_update(
+        TicketEscalation.pause, messages.PauseRequest(reason="waiting on Acme")
+    )
     await env.sleep(timedelta(minutes=40))
     await handle.execute_update(
         TicketEscalation.agent_replied,
-        AgentRepliedRequest(by="agent", at=opened + timedelta(minutes=30)),
+        messages.AgentRepliedRequest(by="agent", at=opened + timedelta(minutes=30)),
     )
     late = await handle.execute_update(
         TicketEscalation.customer_replied,
-        CustomerRepliedRequest(at=opened + timedelta(minutes=32)),
+        messages.CustomerRepliedRequest(at=opened + timedelta(minutes=32)),
     )
     _expect(
         late.state == "paused", "a message written before the pause leaves it paused", late.state
     )
     await env.sleep(timedelta(minutes=5))
-    resumed = await handle.execute_update(TicketEscalation.resume, ResumeRequest())
+    resumed = await handle.execute_update(TicketEscalation.resume, messages.ResumeRequest())
     await env.sleep(timedelta(minutes=10))
     resolved = await handle.execute_update(
         TicketEscalation.resolve,
-        ResolveRequest(by="agent", at=resumed.opened_at + timedelta(minutes=88)),
+        messages.ResolveRequest(by="agent", at=resumed.opened_at + timedelta(minutes=88)),
     )
     major = [e for e in resolved.escalations if e.level == "major-incident"]
     first_due = major[0].due_at if major else None

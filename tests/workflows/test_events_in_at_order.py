@@ -26,8 +26,9 @@ from tests.workflows.clock_reference import (
     TicketView,
     expected,
 )
+from tests.workflows.tickets import open_state
 from workflows.ticket_messages import build_status
-from workflows.ticket_state import TicketFields, TicketState
+from workflows.ticket_state import TicketState
 
 POLICY = parse_policy(
     """
@@ -71,15 +72,7 @@ PRIORITIES = list(POLICY.targets)
 
 
 def open_ticket(priority: str, opened_at: datetime) -> TicketState:
-    fields = TicketFields(
-        ticket_id="T-1",
-        title="Checkout down",
-        priority=priority,
-        team="payments",
-        customer="Acme",
-        requester="buyer@acme.example",
-    )
-    return TicketState.open(fields, POLICY, opened_at, notice_key="run-1")
+    return open_state(POLICY, opened_at, priority)
 
 
 def deliver(state: TicketState, event: Event) -> None:

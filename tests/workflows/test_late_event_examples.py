@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from policies.calendar import policy_calendars
 from policies.loader import default_policy_dir, load_named_policy
+from tests.workflows.tickets import open_state
 from workflows.ticket_messages import ClockStatus, build_status
-from workflows.ticket_state import TicketFields, TicketState
+from workflows.ticket_state import TicketState
 
 POLICY = load_named_policy(default_policy_dir(), "default")
 CALENDARS = policy_calendars(POLICY)
@@ -27,15 +28,7 @@ def new_york(hhmm: str) -> datetime:
 
 
 def opened(priority: str, at: datetime) -> TicketState:
-    fields = TicketFields(
-        ticket_id="T-1",
-        title="Checkout down",
-        priority=priority,
-        team="support",
-        customer="Acme",
-        requester="buyer@acme.example",
-    )
-    return TicketState.open(fields, POLICY, at, notice_key="k")
+    return open_state(POLICY, at, priority)
 
 
 def clock(state: TicketState, name: str, now: datetime) -> ClockStatus:

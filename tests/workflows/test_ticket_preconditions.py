@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from policies.loader import default_policy_dir, load_named_policy
+from tests.workflows.tickets import open_state
 from workflows import ticket_preconditions as rules
 from workflows import timeouts
-from workflows.ticket_state import EscalationRecord, TicketFields, TicketState
+from workflows.ticket_state import EscalationRecord, TicketState
 
 POLICY = load_named_policy(default_policy_dir(), "default")
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -24,15 +25,7 @@ def h(hours: float) -> datetime:
 
 
 def ticket() -> TicketState:
-    fields = TicketFields(
-        ticket_id="T-7",
-        title="x",
-        priority="P1",
-        team="support",
-        customer="Acme",
-        requester="b@example.com",
-    )
-    return TicketState.open(fields, POLICY, T0, notice_key="k")
+    return open_state(POLICY, T0, ticket_id="T-7")
 
 
 def resolved(at: datetime = T0) -> TicketState:

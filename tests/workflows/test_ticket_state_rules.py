@@ -10,7 +10,8 @@ from policies.calendar import policy_calendars
 from policies.contacts import recipients_by_role, split_by_quiet_hours
 from policies.loader import load_named_policy, parse_policy
 from policies.model import ClockName
-from workflows.ticket_state import TicketFields, TicketState, TicketStateName
+from tests.workflows.tickets import open_state
+from workflows.ticket_state import TicketState, TicketStateName
 
 POLICY = load_named_policy(Path(__file__).parent / "policies", "hours")
 CALENDARS = policy_calendars(POLICY)
@@ -20,16 +21,7 @@ T0 = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 
 
 def ticket(priority: str = "P1") -> TicketState:
-    fields = TicketFields(
-        ticket_id="T-1",
-        title="Checkout down",
-        priority=priority,
-        team="payments",
-        customer="Acme",
-        requester="buyer@acme.example",
-        assignee="agent@example.com",
-    )
-    return TicketState.open(fields, POLICY, T0, notice_key="run-1")
+    return open_state(POLICY, T0, priority, assignee="agent@example.com")
 
 
 def test_next_reply_waits_for_the_first_response() -> None:
