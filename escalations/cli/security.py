@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import ssl
+import stat
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from escalations.codec.auth import generate_token, token_weakness
 from escalations.codec.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -61,10 +63,16 @@ def add_security_commands(commands: Any) -> None:
         help="print a new encryption key line for the key file",
         description="Print `<key id> <base64 key>`: a new random AES-256 key. Append it to "
         "the key file (the last key encrypts), or give it to ESCALATIONS_ENCRYPTION_KEYS "
-        "as `<key id>:<base64 key>` with --inline.",
+        "as `<key id>:<base64 key>` with --inline. With --token, print a new codec server "
+        "token for ESCALATIONS_CODEC_SERVER_TOKEN instead.",
     )
     p.add_argument("--id", dest="key_id", help="key id (default: today's date, UTC)")
     p.add_argument("--inline", action="store_true", help="print `<key id>:<base64 key>`")
+    p.add_argument(
+        "--token",
+        action="store_true",
+        help="print a new random codec server token (ESCALATIONS_CODEC_SERVER_TOKEN) instead",
+    )
     p.set_defaults(handler=_codec_key)
 
 
@@ -76,6 +84,12 @@ def _origin(text: str) -> str:
 
 
 def _codec_key(args: argparse.Namespace) -> int:
+    if args.token:
+        if args.key_id is not None or args.inline:
+            print("escalations codec-key: --token takes no --id or --inline", file=sys.stderr)
+            return 2
+        print(generate_token())
+        return 0
     try:
         key = generate_key(args.key_id)
     except InvalidKey as exc:
@@ -99,13 +113,22 @@ def _codec_server(args: argparse.Namespace) -> int:
     token = None if args.no_auth else settings.codec_server_token
     if token is None and not args.no_auth:
         raise ConfigError(
-            "set ESCALATIONS_CODEC_SERVER_TOKEN (e.g. `openssl rand -base64 32`): callers must "
-            "present it. --no-auth turns this off on loopback"
+            "set ESCALATIONS_CODEC_SERVER_TOKEN (`escalations codec-key --token` makes one): "
+            "callers must present it. --no-auth turns this off on loopback"
+        )
+    weakness = token_weakness(token) if token is not None else None
+    if weakness is not None:
+        raise ConfigError(
+            f"ESCALATIONS_CODEC_SERVER_TOKEN is too weak for the codec server: {weakness}; "
+            "make one with `escalations codec-key --token` (or `openssl rand -base64 32`)"
         )
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     tls = _tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    key_file = os.environ.get("ESCALATIONS_ENCRYPTION_KEY_FILE", "").strip()
+    if key_file:
+        _check_key_file(key_file)
     try:
         server = CodecServer(
             EncryptionCodec(settings.encryption_keys),
@@ -138,16 +161,43 @@ def _codec_server(args: argparse.Namespace) -> int:
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        # stop_serving() waits for serve_forever, which runs in this thread: ask from another.
-        threading.Thread(target=server.stop_serving).start()
+        # Only sets a flag: the server finishes the requests in flight, then returns.
+        server.stop_serving()
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.serve_forever()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.close()
     return 0
+
+
+def _check_key_file(path: str) -> None:
+    """Refuse a key file other users may read or write; warn if its group may read it.
+
+    Whoever reads the file can decrypt every ticket, and whoever writes it can make this
+    server encrypt with a key of their choosing. A group that may read it is a deliberate
+    choice (a service group, a Kubernetes ``fsGroup``), so that is only a warning.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # reading it failed or will fail with its own message
+    loose = mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP)
+    if loose:
+        raise ConfigError(
+            f"ESCALATIONS_ENCRYPTION_KEY_FILE={path!r} has mode {stat.S_IMODE(mode):04o}: "
+            "other users may read or change the keys. Run `chmod 600` on it (or 640 for a "
+            "group of the server's user)"
+        )
+    if mode & stat.S_IRGRP:
+        log.warning(
+            "ESCALATIONS_ENCRYPTION_KEY_FILE=%r is readable by its group: its members can "
+            "decrypt every ticket",
+            path,
+        )
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,30 +10,48 @@ Guard rails, because a decrypting endpoint is as sensitive as the keys behind it
 - It binds to loopback unless told otherwise.
 - Every encode and decode call needs the token, as ``Authorization: Bearer <token>`` (CLI,
   scripts) or as the session cookie that signing in on the server's own page sets (the Web UI;
-  see :mod:`escalations.codec.auth`).
+  see :mod:`escalations.codec.auth` and :mod:`escalations.codec.browser`). Wrong tokens are
+  rate limited per client address.
 - Browsers get CORS permission only from the configured Web UI origins; a request from any
   other origin is refused outright.
-- Bodies are bounded; tokens, cookies and payloads are never logged or echoed.
+- Bodies, connections and the time a client may take are bounded (see
+  :mod:`escalations.codec.serving`); tokens, cookies and payloads are never logged or echoed,
+  and what is logged is escaped.
+
+:func:`build_app` makes the Starlette app; :class:`CodecServer` serves it on uvicorn through
+:class:`escalations.codec.serving.HttpServer`, which another HTTP endpoint can reuse.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import ssl
-import threading
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from google.protobuf import json_format
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
-from escalations.codec import auth as codec_auth
-from escalations.codec.auth import CodecAuth
+from escalations.codec import responses
+from escalations.codec.auth import SESSION_COOKIE, AttemptLimiter, CodecAuth
+from escalations.codec.browser import Origins, Preflight, SignIn, normalize_origin
+from escalations.codec.serving import (
+    DEFAULT_LIMITS,
+    AccessLog,
+    HttpServer,
+    Limits,
+    header_values,
+)
 from escalations.runtime.encryption import DecryptionError, EncryptionCodec
 
 log = logging.getLogger("escalations.codec.server")
@@ -42,38 +60,190 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
 DEFAULT_UI_ORIGINS = ("http://127.0.0.1:8233", "http://localhost:8233")
 MAX_BODY = 4 * 1024 * 1024
-# A body over the limit is still read (and dropped) up to this size, so the client gets its
-# 413 rather than a connection reset; beyond it the connection is simply closed.
-DRAIN_LIMIT = 16 * 1024 * 1024
-SOCKET_TIMEOUT = 15.0
-ALLOWED_HEADERS = "authorization, content-type, x-namespace"
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-}
+# Temporal namespace names: letters, digits, '-', '_' and '.' (Cloud: "<name>.<account>").
+NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_UI_ORIGINS",
+    "MAX_BODY",
+    "CodecServer",
+    "build_app",
+    "normalize_origin",
+]
 
 
-def normalize_origin(text: str) -> str:
-    """``scheme://host[:port]`` as a browser sends it in ``Origin``.
+def build_app(
+    codec: EncryptionCodec,
+    *,
+    auth: CodecAuth,
+    ui_origins: Sequence[str] = DEFAULT_UI_ORIGINS,
+    max_body: int = MAX_BODY,
+    secure: bool = False,
+    attempts: AttemptLimiter | None = None,
+    public_url: Callable[[], str] = lambda: "",
+) -> ASGIApp:
+    """The codec server as an ASGI app: routes, origin policy, namespace check, access log.
 
-    Raises:
-        ValueError: not an http(s) origin (a path, a wildcard, no host).
+    Args:
+        codec: Decrypts and encrypts the payloads.
+        auth: The token and the sessions.
+        ui_origins: Browser origins of the Web UI allowed to call it.
+        max_body: Largest request body accepted, in bytes.
+        secure: Served over HTTPS (the session cookie is then ``Secure``).
+        attempts: Limits wrong tokens per client address; default 5, then one per 12 s.
+        public_url: The server's address, shown on the signed-in page.
     """
-    parts = urlsplit(text.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{text!r} is not an origin such as http://127.0.0.1:8233")
-    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
-        raise ValueError(f"{text!r} is not an origin: give scheme, host and port only")
-    default_port = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    port = "" if parts.port in {None, default_port} else f":{parts.port}"
-    return f"{parts.scheme}://{host}{port}"
+    origins = Origins(ui_origins)
+    attempts = attempts or AttemptLimiter()
+    calls = _CodecCalls(codec, auth=auth, origins=origins, attempts=attempts, max_body=max_body)
+    sign_in = SignIn(
+        auth=auth,
+        origins=origins,
+        attempts=attempts,
+        max_body=max_body,
+        secure=secure,
+        public_url=public_url,
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", _health, methods=["GET"]),
+            Route("/", sign_in.front_page, methods=["GET"]),
+            Route("/login", sign_in.login, methods=["POST"]),
+            Route("/logout", sign_in.logout, methods=["POST"]),
+            # The protocol lets the endpoints sit at any depth (``/{namespace}/decode``).
+            Route("/{path:path}", calls.handle, methods=["POST"]),
+        ],
+        middleware=[Middleware(Preflight, origins=origins)],
+        exception_handlers={HTTPException: calls.not_found},
+    )
+    return AccessLog(_NamespaceCheck(app), logger=log, header=b"x-namespace", label="namespace")
+
+
+async def _health(request: Request) -> Response:
+    return responses.respond(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+
+
+class _CodecCalls:
+    """``POST .../decode`` and ``POST .../encode``."""
+
+    def __init__(
+        self,
+        codec: EncryptionCodec,
+        *,
+        auth: CodecAuth,
+        origins: Origins,
+        attempts: AttemptLimiter,
+        max_body: int,
+    ) -> None:
+        self.codec = codec
+        self.auth = auth
+        self.origins = origins
+        self.attempts = attempts
+        self.max_body = max_body
+
+    async def handle(self, request: Request) -> Response:
+        action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if action not in {"decode", "encode"}:
+            return await self.not_found(request)
+        refused = self.origins.refusal(request) or self._refuse_caller(request)
+        if refused is not None:
+            return refused
+        cors = self.origins.cors_headers(request.headers.get("origin"))
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != "application/json":
+            return responses.error(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json", cors
+            )
+        body = await responses.read_body(request, self.max_body, cors)
+        if isinstance(body, Response):
+            return body
+        apply = self.codec.decrypt if action == "decode" else self.codec.encrypt
+        # Parsing and AES-GCM over up to max_body bytes: off the event loop.
+        status, text = await run_in_threadpool(_transform, body, apply)
+        if status != HTTPStatus.OK:
+            return responses.error(status, text, cors)
+        return responses.respond(HTTPStatus.OK, text.encode(), "application/json", cors)
+
+    async def not_found(self, request: Request, exc: Exception | None = None) -> Response:
+        # Routing's 404 and 405 alike: only the routes above exist, in their one method.
+        cors = self.origins.cors_headers(request.headers.get("origin"))
+        return responses.error(HTTPStatus.NOT_FOUND, "not found", cors)
+
+    def _refuse_caller(self, request: Request) -> Response | None:
+        if not self.auth.required:
+            return None
+        cors = self.origins.cors_headers(request.headers.get("origin"))
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            client = request.client.host if request.client is not None else "-"
+            # Asked before the token is checked: a client out of attempts learns nothing.
+            wait = self.attempts.retry_after(client)
+            if wait is not None:
+                return responses.error(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    f"too many wrong tokens: try again in {wait} seconds",
+                    {**cors, "Retry-After": str(wait)},
+                )
+            if self.auth.token_matches(credentials.strip()):
+                return None
+            self.attempts.charge(client)
+        session = request.cookies.get(SESSION_COOKIE)
+        if session is not None and self.auth.session_valid(session):
+            return None
+        return responses.error(
+            HTTPStatus.UNAUTHORIZED,
+            "missing or wrong token: send Authorization: Bearer <token>",
+            {**cors, "WWW-Authenticate": 'Bearer realm="escalations-codec"'},
+        )
+
+
+def _transform(body: bytes, apply: Callable[[Payload], Payload]) -> tuple[HTTPStatus, str]:
+    try:
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise ValueError("expected a JSON object with a payloads list")
+        payloads = json_format.ParseDict(document, Payloads())
+    except (ValueError, json_format.ParseError) as exc:
+        reason = str(exc)[:200]
+        return (
+            HTTPStatus.BAD_REQUEST,
+            f"the body is not a Payloads message in proto3 JSON: {reason}",
+        )
+    try:
+        result = Payloads(payloads=[apply(payload) for payload in payloads.payloads])
+    except DecryptionError as exc:
+        return HTTPStatus.BAD_REQUEST, str(exc)
+    return HTTPStatus.OK, json_format.MessageToJson(result, indent=None)
+
+
+class _NamespaceCheck:
+    """ASGI middleware: ``400`` for an ``X-Namespace`` that is no Temporal namespace name.
+
+    The header is logged, and the protocol passes it on to codecs that pick keys by namespace:
+    only a name goes through, never an escape sequence or a second line.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            values = header_values(scope, b"x-namespace")
+            if values and (len(values) > 1 or not NAMESPACE.fullmatch(values[0])):
+                response = responses.error(
+                    HTTPStatus.BAD_REQUEST,
+                    "X-Namespace must be one Temporal namespace name: letters, digits, "
+                    "'-', '_' and '.', at most 255",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class CodecServer:
-    """A threaded HTTP server around one :class:`EncryptionCodec`.
+    """The codec server on uvicorn: :func:`build_app` behind :class:`HttpServer`.
 
     Args:
         codec: Decrypts and encrypts the payloads.
@@ -84,6 +254,12 @@ class CodecServer:
         port: Port to bind; 0 picks a free one (see :attr:`url`).
         max_body: Largest request body accepted, in bytes.
         tls: Serve HTTPS with this context (the session cookie is then ``Secure``).
+        limits: Connection and time bounds.
+        attempts: Limits guesses of the token per client address.
+
+    Raises:
+        WeakToken: the token is too weak (see :func:`escalations.codec.auth.token_weakness`).
+        OSError: the address cannot be bound.
     """
 
     def __init__(
@@ -96,19 +272,23 @@ class CodecServer:
         port: int = DEFAULT_PORT,
         max_body: int = MAX_BODY,
         tls: ssl.SSLContext | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        attempts: AttemptLimiter | None = None,
     ) -> None:
         self.codec = codec
         self.auth = CodecAuth(token)
-        self.ui_origins = frozenset(normalize_origin(origin) for origin in ui_origins)
-        self.max_body = max_body
+        self.ui_origins = Origins(ui_origins).ui_origins
         self.secure = tls is not None
-        self._httpd = _Server((host, port), self)
-        if tls is not None:
-            # The handshake then runs in each connection's thread, not in the accept loop.
-            self._httpd.socket = tls.wrap_socket(
-                self._httpd.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._thread: threading.Thread | None = None
+        app = build_app(
+            codec,
+            auth=self.auth,
+            ui_origins=sorted(self.ui_origins),
+            max_body=max_body,
+            secure=self.secure,
+            attempts=attempts,
+            public_url=lambda: self.url,
+        )
+        self._http = HttpServer(app, host=host, port=port, tls=tls, limits=limits)
 
     def __repr__(self) -> str:
         auth = "token" if self.auth.required else "none"
@@ -117,278 +297,27 @@ class CodecServer:
     @property
     def url(self) -> str:
         """Where it listens, e.g. ``http://127.0.0.1:8081``."""
-        host, port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
-        host = f"[{host}]" if ":" in host else host
-        return f"{'https' if self.secure else 'http'}://{host}:{port}"
+        return self._http.url
 
     def serve_forever(self) -> None:
-        """Serve in this thread until :meth:`stop_serving` is called from another."""
-        self._httpd.serve_forever(poll_interval=0.2)
+        """Serve in this thread until :meth:`stop_serving` is called."""
+        self._http.serve_forever()
 
     def stop_serving(self) -> None:
-        """Make :meth:`serve_forever` return, and wait for it; call it from another thread."""
-        self._httpd.shutdown()
+        """Make :meth:`serve_forever` return once requests in flight are done.
+
+        Safe from another thread and from a signal handler.
+        """
+        self._http.stop_serving()
 
     def close(self) -> None:
         """Close the listening socket (once :meth:`serve_forever` has returned)."""
-        self._httpd.server_close()
+        self._http.close()
 
     def __enter__(self) -> CodecServer:
         """Serve in a background thread until the ``with`` block ends."""
-        self._thread = threading.Thread(target=self.serve_forever, name="codec-server")
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._thread is not None:
-            self.stop_serving()
-            self._thread.join()
-            self._thread = None
-        self.close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], app: CodecServer) -> None:
-        self.app = app
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up or failed the TLS handshake: one line, no traceback.
-        log.warning("connection from %s failed", client_address[0])
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "escalations-codec"
-    sys_version = ""
-    timeout = SOCKET_TIMEOUT
-    server: _Server
-
-    @property
-    def app(self) -> CodecServer:
-        return self.server.app
-
-    # -- routing ----------------------------------------------------------------------------
-
-    def do_OPTIONS(self) -> None:
-        if not self._origin_allowed(required=True):
-            return
-        extra = {
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-            "Access-Control-Max-Age": "600",
-        }
-        if self.headers.get("Access-Control-Request-Private-Network") == "true":
-            # A Web UI on a public origin (Temporal Cloud) calling a codec server on loopback.
-            extra["Access-Control-Allow-Private-Network"] = "true"
-        self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", extra)
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/healthz":
-            self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
-        elif path == "/":
-            self._send_page(HTTPStatus.OK, self._front_page())
-        else:
-            self._send_error(HTTPStatus.NOT_FOUND, "not found")
-
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        # The protocol lets the endpoints sit at any depth (``/{namespace}/decode``).
-        action = path.rstrip("/").rsplit("/", 1)[-1]
-        if action in {"decode", "encode"}:
-            self._codec(self.app.codec.decrypt if action == "decode" else self.app.codec.encrypt)
-        elif path == "/login":
-            self._login()
-        elif path == "/logout":
-            self._send_page(
-                HTTPStatus.OK,
-                codec_auth.sign_in_page("Signed out."),
-                {"Set-Cookie": codec_auth.expired_cookie()},
-            )
-        else:
-            self._send_error(HTTPStatus.NOT_FOUND, "not found")
-
-    # -- the codec endpoints ----------------------------------------------------------------
-
-    def _codec(self, apply: Callable[[Payload], Payload]) -> None:
-        if not self._origin_allowed():
-            return
-        if not self._authorized():
-            self._send_error(
-                HTTPStatus.UNAUTHORIZED,
-                "missing or wrong token: send Authorization: Bearer <token>",
-                {"WWW-Authenticate": 'Bearer realm="escalations-codec"'},
-            )
-            return
-        content_type = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if content_type != "application/json":
-            self._send_error(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json"
-            )
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        try:
-            document = json.loads(body)
-            if not isinstance(document, dict):
-                raise ValueError("expected a JSON object with a payloads list")
-            payloads = json_format.ParseDict(document, Payloads())
-        except (ValueError, json_format.ParseError) as exc:
-            reason = str(exc)[:200]
-            self._send_error(
-                HTTPStatus.BAD_REQUEST,
-                f"the body is not a Payloads message in proto3 JSON: {reason}",
-            )
-            return
-        try:
-            result = Payloads(payloads=[apply(payload) for payload in payloads.payloads])
-        except DecryptionError as exc:
-            self._send_error(HTTPStatus.BAD_REQUEST, str(exc))
-            return
-        text = json_format.MessageToJson(result, indent=None)
-        self._send(HTTPStatus.OK, text.encode(), "application/json")
-
-    def _origin_allowed(self, *, required: bool = False, also: str | None = None) -> bool:
-        # Requests without Origin come from the CLI or scripts, not from a browser page.
-        origin = self.headers.get("Origin")
-        if origin is None and not required:
-            return True
-        if origin is not None and (origin in self.app.ui_origins or origin == also):
-            return True
-        # No Access-Control-Allow-* headers: the browser shows the page nothing.
-        self._send_error(HTTPStatus.FORBIDDEN, "origin not allowed")
-        return False
-
-    def _authorized(self) -> bool:
-        if not self.app.auth.required:
-            return True
-        scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self.app.auth.token_matches(credentials.strip()):
-            return True
-        session = self._cookie(codec_auth.SESSION_COOKIE)
-        return session is not None and self.app.auth.session_valid(session)
-
-    def _read_body(self) -> bytes | None:
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            self._send_error(HTTPStatus.LENGTH_REQUIRED, "send Content-Length")
-            return None
-        length = int(length_text) if length_text.isascii() and length_text.isdigit() else -1
-        if length < 0:
-            self._send_error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
-            return None
-        if length > self.app.max_body:
-            remaining = length if length <= DRAIN_LIMIT else 0
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            self._send_error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {self.app.max_body} bytes"
-            )
-            return None
-        return self.rfile.read(length)
-
-    # -- signing in from a browser ----------------------------------------------------------
-
-    def _login(self) -> None:
-        if not self.app.auth.required:
-            self._send_page(HTTPStatus.OK, codec_auth.open_page())
-            return
-        own_origin = f"{'https' if self.app.secure else 'http'}://{self.headers.get('Host')}"
-        if not self._origin_allowed(also=own_origin):
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        fields = parse_qs(body.decode("utf-8", errors="replace"))
-        if not self.app.auth.token_matches((fields.get("token") or [""])[0].strip()):
-            self._send_page(HTTPStatus.UNAUTHORIZED, codec_auth.sign_in_page("Wrong token."))
-            return
-        cookie = codec_auth.session_cookie(self.app.auth.new_session(), secure=self.app.secure)
-        page = codec_auth.signed_in_page(self.app.url, self.app.ui_origins)
-        self._send_page(HTTPStatus.OK, page, {"Set-Cookie": cookie})
-
-    def _front_page(self) -> str:
-        if not self.app.auth.required:
-            return codec_auth.open_page()
-        session = self._cookie(codec_auth.SESSION_COOKIE)
-        if session is not None and self.app.auth.session_valid(session):
-            return codec_auth.signed_in_page(self.app.url, self.app.ui_origins)
-        return codec_auth.sign_in_page()
-
-    def _cookie(self, name: str) -> str | None:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(self.headers.get("Cookie", ""))
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return morsel.value if morsel is not None else None
-
-    # -- responses --------------------------------------------------------------------------
-
-    def _send_error(
-        self, status: HTTPStatus, message: str, extra: dict[str, str] | None = None
-    ) -> None:
-        body = (json.dumps({"error": message}) + "\n").encode()
-        self._send(status, body, "application/json", extra)
-
-    def _send_page(
-        self, status: HTTPStatus, page: str, extra: dict[str, str] | None = None
-    ) -> None:
-        headers = {**PAGE_HEADERS, **(extra or {})}
-        self._send(status, page.encode(), "text/html; charset=utf-8", headers, cors=False)
-
-    def _send(
-        self,
-        status: HTTPStatus,
-        body: bytes,
-        content_type: str,
-        extra: dict[str, str] | None = None,
-        *,
-        cors: bool = True,
-    ) -> None:
-        headers = {**(self._cors_headers() if cors else {}), **(extra or {})}
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        # Decoded ticket data must not linger in a browser or proxy cache.
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _cors_headers(self) -> dict[str, str]:
-        # Only ever for a configured Web UI origin, echoed exactly (never "*": credentials).
-        origin = self.headers.get("Origin")
-        if origin is None or origin not in self.app.ui_origins:
-            return {}
-        return {
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Credentials": "true",
-            "Vary": "Origin",
-        }
-
-    # -- logging: method, path, status and namespace only -----------------------------------
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        status = code.value if isinstance(code, HTTPStatus) else code
-        namespace = self.headers.get("X-Namespace", "-") if self.headers else "-"
-        log.info(
-            "%s %s %s -> %s (namespace %s)",
-            self.client_address[0],
-            self.command,
-            urlsplit(self.path).path[:200],
-            status,
-            namespace[:100],
-        )
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.warning("%s %s", self.client_address[0], format % args)
+        self._http.stop()

@@ -284,7 +284,9 @@ def test_sessions_expire_and_die_with_the_token(server: CodecServer) -> None:
     expired = server.auth.new_session(now=0)
     assert not server.auth.session_valid(expired)
     assert server.auth.session_valid(server.auth.new_session())
-    with CodecServer(EncryptionCodec([KEY]), token="another-token-0123456789-abcdefgh", port=0) as other:
+    with CodecServer(
+        EncryptionCodec([KEY]), token="another-token-0123456789-abcdefgh", port=0
+    ) as other:
         assert not other.auth.session_valid(server.auth.new_session())
 
 
