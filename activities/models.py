@@ -17,8 +17,18 @@ class LoadPolicyRequest(BaseModel):
     name: str
 
 
-class TicketSnapshot(BaseModel):
-    """The ticket as it stood when a notification was sent."""
+class Message(BaseModel):
+    """The base of the ticket's contract models: an unknown key is an error that names it,
+    rather than a value silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketFields(Message):
+    """The ticket's own fields, as they stand now (priority, team, assignee and impact change).
+
+    Defined once: the workflow's state, its ``status`` and every notice carry these.
+    """
 
     ticket_id: str
     title: str
@@ -27,8 +37,16 @@ class TicketSnapshot(BaseModel):
     customer: str
     requester: str
     assignee: str | None = None
-    affected_users: int
-    critical_service: bool
+    affected_users: int = 1
+    critical_service: bool = False
+
+
+class TicketSnapshot(TicketFields):
+    """The ticket as it stood when a notification was sent."""
+
+    # Notices already scheduled keep their recorded input: read it leniently.
+    model_config = ConfigDict(extra="ignore")
+
     state: str
     opened_at: datetime
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryResult,
         LoadPolicyRequest,
         NotificationRequest,
+        TicketFields,
         TicketSnapshot,
     )
     from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
@@ -56,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         Delivery,
         DueLevel,
         EscalationRecord,
-        TicketFields,
         TicketState,
         TicketStateName,
     )

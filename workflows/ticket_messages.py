@@ -11,8 +11,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
+from activities.models import Message, TicketFields
 from policies.calendar import CalendarSet
 from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
@@ -59,16 +60,12 @@ OneLine = Annotated[str, AfterValidator(_one_line)]
 Text = Annotated[str, AfterValidator(_no_control)]
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def workflow_id_for(ticket_id: str) -> str:
     """The workflow id of a ticket: part of the public contract."""
     return f"ticket-{ticket_id}"
 
 
-class TicketInput(_Message):
+class TicketInput(Message):
     """Opens a ticket: the ``TicketEscalation`` workflow's only argument."""
 
     ticket_id: TicketId
@@ -88,7 +85,7 @@ class TicketInput(_Message):
     )
 
 
-class _Timed(_Message):
+class _Timed(Message):
     at: AwareDatetime | None = Field(
         default=None,
         description="When it really happened, if it reaches us late. Not in the future, not "
@@ -109,13 +106,13 @@ class ResolveRequest(_Timed):
     note: Text | None = Field(default=None, max_length=MAX_TEXT)
 
 
-class PauseRequest(_Message):
+class PauseRequest(Message):
     """Waiting on the customer: clocks stop counting and escalations are held."""
 
     reason: OneLine = Field(max_length=500)
 
 
-class ResumeRequest(_Message):
+class ResumeRequest(Message):
     """The customer answered: clocks count again and escalations re-arm."""
 
 
@@ -131,13 +128,13 @@ class AgentRepliedRequest(_Timed):
     by: OneLine = Field(max_length=200)
 
 
-class ChangePriorityRequest(_Message):
+class ChangePriorityRequest(Message):
     """Re-target the clocks on another priority, keeping the time already elapsed."""
 
     priority: PriorityName
 
 
-class UpdateImpactRequest(_Message):
+class UpdateImpactRequest(Message):
     """New figures for the ticket's impact; impact triggers fire as soon as they hold."""
 
     affected_users: int | None = Field(default=None, ge=0, le=1_000_000_000)
@@ -150,7 +147,7 @@ class UpdateImpactRequest(_Message):
         return self
 
 
-class ReassignRequest(_Message):
+class ReassignRequest(Message):
     """Hand the ticket to another assignee, team or both."""
 
     assignee: EmailAddress | None = None
@@ -177,7 +174,7 @@ class ReopenRequest(_Timed):
     reason: OneLine = Field(max_length=500)
 
 
-class MigratePolicyRequest(_Message):
+class MigratePolicyRequest(Message):
     """Move an open ticket onto the current version of its policy file. Tickets otherwise keep
     the version they opened with; ``to_version`` must name the version the file now has, so a
     migration never lands on a version nobody reviewed for it."""
@@ -187,7 +184,7 @@ class MigratePolicyRequest(_Message):
     reason: OneLine = Field(max_length=500)
 
 
-class ClockStatus(_Message):
+class ClockStatus(Message):
     """One SLA clock as the ``status`` query shows it. Times are business time on
     ``calendar``; ``due_at`` is UTC and ``due_at_local`` the same instant in the calendar's
     zone."""
@@ -205,18 +202,9 @@ class ClockStatus(_Message):
     stopped_at: datetime | None
 
 
-class TicketStatus(_Message):
-    """What the ``status`` query and every update return."""
+class TicketStatus(TicketFields):
+    """What the ``status`` query and every update return: the ticket's fields, then the rest."""
 
-    ticket_id: str
-    title: str
-    priority: str
-    team: str
-    customer: str
-    requester: str
-    assignee: str | None
-    affected_users: int
-    critical_service: bool
     policy: str
     policy_version: str
     state: TicketStateName
@@ -236,11 +224,11 @@ class TicketStatus(_Message):
     next_escalation_at: datetime | None
     next_escalation_level: str | None
     escalations: list[EscalationRecord]
-    reopens: list[Reopen] = []
+    reopens: list[Reopen] = Field(default_factory=list)
     csat: int | None = None
     feedback_comment: str | None = None
     feedback_closes_at: datetime | None = None
-    policy_migrations: list[PolicyMigration] = []
+    policy_migrations: list[PolicyMigration] = Field(default_factory=list)
 
 
 def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> TicketStatus:

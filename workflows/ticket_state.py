@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, Field
 
-from activities.models import DeliveryResult
+from activities.models import DeliveryResult, Message, TicketFields
 from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
 from policies.clock import SlaClock
 from policies.ladder import (
@@ -66,10 +66,6 @@ _CLOCK_FIELDS = (
 PAUSE_AFTER_REPLY = timedelta(minutes=5)
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class TicketStateName(StrEnum):
     """Where a ticket stands. Also the ``SlaState`` search attribute."""
 
@@ -79,7 +75,7 @@ class TicketStateName(StrEnum):
     RESOLVED = "resolved"
 
 
-class Delivery(_Message):
+class Delivery(Message):
     """The fate of one notice: pending while the activity runs or retries."""
 
     status: Literal["pending", "held", "sent", "written", "failed", "skipped", "cancelled"]
@@ -98,7 +94,7 @@ class Delivery(_Message):
         )
 
 
-class EscalationRecord(_Message):
+class EscalationRecord(Message):
     """One firing of one level (its first notice or a repeat)."""
 
     level: str
@@ -109,7 +105,7 @@ class EscalationRecord(_Message):
     channel: str
     recipients: list[str]
     delivery: Delivery
-    actions: list[str] = []
+    actions: list[str] = Field(default_factory=list)
     part: int = 0
     cycle: int = 0
     held_until: datetime | None = None
@@ -120,7 +116,7 @@ class EscalationRecord(_Message):
         return self.delivery.status == "held"
 
 
-class PolicyMigration(_Message):
+class PolicyMigration(Message):
     """One move of an open ticket onto a newer version of its policy (an operator's choice)."""
 
     at: datetime
@@ -128,20 +124,6 @@ class PolicyMigration(_Message):
     reason: str
     from_version: str
     to_version: str
-
-
-class TicketFields(_Message):
-    """The ticket's own fields, as they stand now (priority, team and assignee change)."""
-
-    ticket_id: str
-    title: str
-    priority: str
-    team: str
-    customer: str
-    requester: str
-    assignee: str | None = None
-    affected_users: int = 1
-    critical_service: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,7 +154,7 @@ class DueLevel(BaseModel):
     repeat: int
 
 
-class TicketState(_Message):
+class TicketState(Message):
     """Everything a ticket's workflow knows; serialisable, so continue-as-new carries it."""
 
     fields: TicketFields
@@ -181,8 +163,8 @@ class TicketState(_Message):
     notice_key: str
     state: TicketStateName = TicketStateName.OPEN
     clocks: dict[ClockName, SlaClock]
-    progress: dict[str, LevelProgress] = {}
-    escalations: list[EscalationRecord] = []
+    progress: dict[str, LevelProgress] = Field(default_factory=dict)
+    escalations: list[EscalationRecord] = Field(default_factory=list)
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
@@ -194,12 +176,12 @@ class TicketState(_Message):
     next_reply_breaches: int = 0
     last_customer_reply_at: datetime | None = None
     last_agent_reply_at: datetime | None = None
-    pauses: list[Pause] = []
-    reopens: list[Reopen] = []
+    pauses: list[Pause] = Field(default_factory=list)
+    reopens: list[Reopen] = Field(default_factory=list)
     csat: int | None = None
     feedback_comment: str | None = None
     feedback_at: datetime | None = None
-    policy_migrations: list[PolicyMigration] = []
+    policy_migrations: list[PolicyMigration] = Field(default_factory=list)
     timeline: list[TimelineEvent] | None = None
     """Every event that moved the clocks or the facts, in arrival order. None on tickets opened
     before it was kept: they keep the older rules (a late event is applied where the ticket
@@ -386,7 +368,9 @@ class TicketState(_Message):
         ticket paused waiting on the customer resumes from the message's time.
         """
         if self.timeline is None:
-            self._legacy_customer_replied(at, now, calendars)
+            # Without a timeline a late message is applied where the ticket stands now.
+            if self._customer_message(at, now):
+                self._reset_reply_levels(now, calendars)
             return
         self._record(TimelineEvent(kind="customer", at=at), calendars)
         self.restart_reply_levels(now, calendars)
@@ -512,7 +496,7 @@ class TicketState(_Message):
                 assert calendars is not None
                 self._agent_replied(event.by or "", at, calendars)
             case "customer":
-                self._customer_message(at)
+                self._customer_message(at, at)
             case "resolve":
                 if not self.resolved:
                     self._resolve(event.by or "", at)
@@ -601,20 +585,23 @@ class TicketState(_Message):
                 clock.retarget(targets.for_clock(name), targets.calendar, at)
         self.fields.priority = priority
 
-    def _customer_message(self, at: datetime) -> None:
+    def _customer_message(self, at: datetime, now: datetime) -> bool:
+        """Whether the message started a next-reply cycle."""
         if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
             self.last_customer_reply_at = at
         if self.paused and (self.paused_at is None or at >= self.paused_at):
-            self._resume(at)
+            # Only states from before ``paused_at`` was kept lack it: resume them now.
+            self._resume(at if self.paused_at is not None else now)
         if self.resolved:
-            return  # owed an answer if the ticket reopens: see _reopen
+            return False  # owed an answer if the ticket reopens: see _reopen
         answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
         if self.acknowledged_at is None or self.paused or at < max(answered):
-            return
+            return False
         clock = self.clocks.get(ClockName.NEXT_REPLY)
         if clock is not None and clock.started and not clock.stopped:
-            return
+            return False
         self._start_reply_cycle(at)
+        return True
 
     def _start_reply_cycle(self, at: datetime) -> None:
         targets = self.policy.targets[self.fields.priority]
@@ -622,21 +609,6 @@ class TicketState(_Message):
         fresh.start(at)
         self.clocks[ClockName.NEXT_REPLY] = fresh
         self.next_reply_cycles += 1
-
-    def _legacy_customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
-        """Without a timeline: a late message is applied where the ticket stands now."""
-        if self.last_customer_reply_at is None or at > self.last_customer_reply_at:
-            self.last_customer_reply_at = at
-        if self.paused and (self.paused_at is None or at >= self.paused_at):
-            self._resume(at if self.paused_at is not None else now)
-        answered = [t for t in (self.acknowledged_at, self.last_agent_reply_at) if t is not None]
-        if self.acknowledged_at is None or self.paused or at < max(answered):
-            return
-        clock = self.clocks.get(ClockName.NEXT_REPLY)
-        if clock is not None and clock.started and not clock.stopped:
-            return
-        self._start_reply_cycle(at)
-        self._reset_reply_levels(now, calendars)
 
     def _agent_replied(self, by: str, at: datetime, calendars: CalendarSet) -> None:
         if self.last_agent_reply_at is None or at > self.last_agent_reply_at:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from activities.models import TicketFields
 from escalations.cli.status_text import describe_status
 from policies.calendar import policy_calendars
 from policies.loader import load_named_policy
 from workflows.ticket_details import current_details
 from workflows.ticket_messages import TicketStatus, build_status
-from workflows.ticket_state import TicketFields, TicketState
+from workflows.ticket_state import TicketState
 
 POLICY = load_named_policy(Path(__file__).parents[1] / "workflows" / "policies", "hours")
 CALENDARS = policy_calendars(POLICY)

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import event, given
 
+from activities.models import TicketFields
 from escalations.runtime.data_converter import INVALID_INPUT
 from policies.loader import default_policy_dir, load_named_policy
 from tests.hostile.conftest import LiveTickets
@@ -26,7 +27,7 @@ from tests.hostile.strategies import (
 )
 from workflows.ticket_escalation import INVALID_TICKET
 from workflows.ticket_messages import TicketInput
-from workflows.ticket_state import TicketFields, TicketState
+from workflows.ticket_state import TicketState
 
 # What a ticket valid as a model may still fail with when it opens (an unknown priority or
 # policy, an opened_at years ago): each names the field or its value.

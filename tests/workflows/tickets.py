@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from activities.models import TicketFields
 from policies.model import Policy
-from workflows.ticket_state import TicketFields, TicketState
+from workflows.ticket_state import TicketState
 
 
 def ticket_fields(priority: str = "P1", **changes: Any) -> TicketFields:
