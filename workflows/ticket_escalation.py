@@ -185,6 +185,9 @@ class TicketEscalation:
         return not state.resolved
 
     async def _open(self, input: TicketInput) -> TicketState:
+        # Asked first, before anything is awaited: the marker then always lands in the ticket's
+        # first workflow task, wherever the policy load's result lands.
+        in_at_order = workflow.patched(EVENTS_IN_AT_ORDER)
         request = LoadPolicyRequest(name=input.policy)
         try:
             if workflow.patched(LOCAL_POLICY_LOAD):
@@ -236,7 +239,7 @@ class TicketEscalation:
             policy,
             opened_at,
             notice_key=workflow.info().run_id,
-            in_at_order=workflow.patched(EVENTS_IN_AT_ORDER),
+            in_at_order=in_at_order,
         )
 
     async def _sleep_until_next_change(self) -> None:
