@@ -22,22 +22,8 @@ from escalations.cli.status_text import describe_status
 from escalations.client.errors import TicketError, unreadable_payload_reason
 from escalations.client.tickets import TicketClient
 from escalations.runtime.config import load_settings
-from workflows.ticket_messages import (
-    AcknowledgeRequest,
-    AgentRepliedRequest,
-    ChangePriorityRequest,
-    CustomerRepliedRequest,
-    FeedbackRequest,
-    MigratePolicyRequest,
-    PauseRequest,
-    ReassignRequest,
-    ReopenRequest,
-    ResolveRequest,
-    TicketId,
-    TicketInput,
-    TicketStatus,
-    UpdateImpactRequest,
-)
+from workflows import ticket_messages as messages
+from workflows.ticket_messages import TicketId, TicketInput, TicketStatus
 
 _M = TypeVar("_M", bound=BaseModel)
 Action = Callable[[TicketClient], Awaitable[TicketStatus]]
@@ -143,32 +129,34 @@ def _open(args: argparse.Namespace) -> Action:
 
 
 def _ack(args: argparse.Namespace) -> Action:
-    request = build_request(AcknowledgeRequest, {"by": args.by, "at": args.at}, {})
+    request = build_request(messages.AcknowledgeRequest, {"by": args.by, "at": args.at}, {})
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.acknowledge(ticket_id, request)
 
 
 def _customer_replied(args: argparse.Namespace) -> Action:
-    request = build_request(CustomerRepliedRequest, {"at": args.at}, {})
+    request = build_request(messages.CustomerRepliedRequest, {"at": args.at}, {})
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.customer_replied(ticket_id, request)
 
 
 def _agent_replied(args: argparse.Namespace) -> Action:
-    request = build_request(AgentRepliedRequest, {"by": args.by, "at": args.at}, {})
+    request = build_request(messages.AgentRepliedRequest, {"by": args.by, "at": args.at}, {})
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.agent_replied(ticket_id, request)
 
 
 def _resolve(args: argparse.Namespace) -> Action:
-    request = build_request(ResolveRequest, {"by": args.by, "at": args.at, "note": args.note}, {})
+    request = build_request(
+        messages.ResolveRequest, {"by": args.by, "at": args.at, "note": args.note}, {}
+    )
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.resolve(ticket_id, request)
 
 
 def _feedback(args: argparse.Namespace) -> Action:
     request = build_request(
-        FeedbackRequest, {"csat": args.csat, "comment": args.comment, "at": args.at}, {}
+        messages.FeedbackRequest, {"csat": args.csat, "comment": args.comment, "at": args.at}, {}
     )
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.feedback(ticket_id, request)
@@ -176,14 +164,14 @@ def _feedback(args: argparse.Namespace) -> Action:
 
 def _reopen(args: argparse.Namespace) -> Action:
     request = build_request(
-        ReopenRequest, {"by": args.by, "reason": args.reason, "at": args.at}, {}
+        messages.ReopenRequest, {"by": args.by, "reason": args.reason, "at": args.at}, {}
     )
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.reopen(ticket_id, request)
 
 
 def _pause(args: argparse.Namespace) -> Action:
-    request = build_request(PauseRequest, {"reason": args.reason}, {})
+    request = build_request(messages.PauseRequest, {"reason": args.reason}, {})
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.pause(ticket_id, request)
 
@@ -195,7 +183,7 @@ def _resume(args: argparse.Namespace) -> Action:
 
 def _priority(args: argparse.Namespace) -> Action:
     request = build_request(
-        ChangePriorityRequest, {"priority": args.priority}, {"priority": "PRIORITY"}
+        messages.ChangePriorityRequest, {"priority": args.priority}, {"priority": "PRIORITY"}
     )
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.change_priority(ticket_id, request)
@@ -203,7 +191,7 @@ def _priority(args: argparse.Namespace) -> Action:
 
 def _impact(args: argparse.Namespace) -> Action:
     request = build_request(
-        UpdateImpactRequest,
+        messages.UpdateImpactRequest,
         {"affected_users": args.affected_users, "critical_service": args.critical_service},
         {},
     )
@@ -212,14 +200,16 @@ def _impact(args: argparse.Namespace) -> Action:
 
 
 def _reassign(args: argparse.Namespace) -> Action:
-    request = build_request(ReassignRequest, {"assignee": args.assignee, "team": args.team}, {})
+    request = build_request(
+        messages.ReassignRequest, {"assignee": args.assignee, "team": args.team}, {}
+    )
     ticket_id = ticket_id_argument(args.id)
     return lambda client: client.reassign(ticket_id, request)
 
 
 def _migrate_policy(args: argparse.Namespace) -> Action:
     request = build_request(
-        MigratePolicyRequest,
+        messages.MigratePolicyRequest,
         {"to_version": args.to_version, "by": args.by, "reason": args.reason},
         {},
     )

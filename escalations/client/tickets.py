@@ -37,25 +37,10 @@ from escalations.client.lifecycle import raise_if_closed, raise_if_failed, wait_
 from escalations.runtime.config import Settings
 from escalations.runtime.connection import connect
 from workflows import search_attributes as sa
+from workflows import ticket_messages as messages
 from workflows.ticket_details import static_summary
 from workflows.ticket_escalation import TicketEscalation
-from workflows.ticket_messages import (
-    AcknowledgeRequest,
-    AgentRepliedRequest,
-    ChangePriorityRequest,
-    CustomerRepliedRequest,
-    FeedbackRequest,
-    MigratePolicyRequest,
-    PauseRequest,
-    ReassignRequest,
-    ReopenRequest,
-    ResolveRequest,
-    ResumeRequest,
-    TicketInput,
-    TicketStatus,
-    UpdateImpactRequest,
-    workflow_id_for,
-)
+from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
 
 __all__ = [
     "TemporalUnreachable",
@@ -191,55 +176,67 @@ class TicketClient:
         except RPCError as err:
             raise from_rpc_error(err, ticket_id, "status") from None
 
-    async def acknowledge(self, ticket_id: str, request: AcknowledgeRequest) -> TicketStatus:
+    async def acknowledge(
+        self, ticket_id: str, request: messages.AcknowledgeRequest
+    ) -> TicketStatus:
         """A first response reached the customer: stops the first-response clock."""
         return await self._update(ticket_id, "acknowledge", request)
 
-    async def resolve(self, ticket_id: str, request: ResolveRequest) -> TicketStatus:
+    async def resolve(self, ticket_id: str, request: messages.ResolveRequest) -> TicketStatus:
         """The ticket is solved: stops every clock and ends its escalations."""
         return await self._update(ticket_id, "resolve", request)
 
-    async def feedback(self, ticket_id: str, request: FeedbackRequest) -> TicketStatus:
+    async def feedback(self, ticket_id: str, request: messages.FeedbackRequest) -> TicketStatus:
         """The customer's rating (CSAT 1-5) of a resolved ticket, within its feedback window."""
         return await self._update(ticket_id, "feedback", request)
 
-    async def reopen(self, ticket_id: str, request: ReopenRequest) -> TicketStatus:
+    async def reopen(self, ticket_id: str, request: messages.ReopenRequest) -> TicketStatus:
         """A resolved ticket needs more work: its resolution clock and escalations resume."""
         return await self._update(ticket_id, "reopen", request)
 
-    async def pause(self, ticket_id: str, request: PauseRequest) -> TicketStatus:
+    async def pause(self, ticket_id: str, request: messages.PauseRequest) -> TicketStatus:
         """Waiting on the customer: clocks stop and escalations are held."""
         return await self._update(ticket_id, "pause", request)
 
-    async def resume(self, ticket_id: str, request: ResumeRequest | None = None) -> TicketStatus:
+    async def resume(
+        self, ticket_id: str, request: messages.ResumeRequest | None = None
+    ) -> TicketStatus:
         """The customer answered: clocks count again and escalations re-arm."""
-        return await self._update(ticket_id, "resume", request or ResumeRequest())
+        return await self._update(ticket_id, "resume", request or messages.ResumeRequest())
 
     async def customer_replied(
-        self, ticket_id: str, request: CustomerRepliedRequest | None = None
+        self, ticket_id: str, request: messages.CustomerRepliedRequest | None = None
     ) -> TicketStatus:
         """A customer message: starts the next-reply clock; resumes a paused ticket."""
         return await self._update(
-            ticket_id, "customer_replied", request or CustomerRepliedRequest()
+            ticket_id, "customer_replied", request or messages.CustomerRepliedRequest()
         )
 
-    async def agent_replied(self, ticket_id: str, request: AgentRepliedRequest) -> TicketStatus:
+    async def agent_replied(
+        self, ticket_id: str, request: messages.AgentRepliedRequest
+    ) -> TicketStatus:
         """An agent's public reply: stops the next-reply clock (and first response, if first)."""
         return await self._update(ticket_id, "agent_replied", request)
 
-    async def change_priority(self, ticket_id: str, request: ChangePriorityRequest) -> TicketStatus:
+    async def change_priority(
+        self, ticket_id: str, request: messages.ChangePriorityRequest
+    ) -> TicketStatus:
         """Re-target the clocks on another priority, keeping the time already elapsed."""
         return await self._update(ticket_id, "change_priority", request)
 
-    async def update_impact(self, ticket_id: str, request: UpdateImpactRequest) -> TicketStatus:
+    async def update_impact(
+        self, ticket_id: str, request: messages.UpdateImpactRequest
+    ) -> TicketStatus:
         """New impact figures; impact triggers fire as soon as they hold."""
         return await self._update(ticket_id, "update_impact", request)
 
-    async def reassign(self, ticket_id: str, request: ReassignRequest) -> TicketStatus:
+    async def reassign(self, ticket_id: str, request: messages.ReassignRequest) -> TicketStatus:
         """Hand the ticket to another assignee, team or both."""
         return await self._update(ticket_id, "reassign", request)
 
-    async def migrate_policy(self, ticket_id: str, request: MigratePolicyRequest) -> TicketStatus:
+    async def migrate_policy(
+        self, ticket_id: str, request: messages.MigratePolicyRequest
+    ) -> TicketStatus:
         """Move an open ticket onto the current version of its policy file."""
         return await self._update(ticket_id, "migrate_policy", request)
 

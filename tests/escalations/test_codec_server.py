@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import ipaddress
 import json
 import logging
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -23,6 +21,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from escalations.codec.auth import SESSION_COOKIE
 from escalations.codec.server import CodecServer, normalize_origin
 from escalations.runtime.encryption import ENCODING, EncryptionCodec, EncryptionKey
+from tests.escalations.codec_http import payloads_json, request
 
 TOKEN = "codec-token-for-tests-0123456789"
 UI = "http://127.0.0.1:8233"
@@ -37,41 +36,6 @@ def server() -> Iterator[CodecServer]:
         EncryptionCodec([KEY]), token=TOKEN, ui_origins=[UI], port=0, max_body=64 * 1024
     ) as running:
         yield running
-
-
-class Response:
-    def __init__(self, raw: http.client.HTTPResponse) -> None:
-        self.status = raw.status
-        self.headers = raw.headers
-        self.body = raw.read()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def request(
-    server: CodecServer,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    context: ssl.SSLContext | None = None,
-) -> Response:
-    host, port = server.url.rsplit("/", 1)[-1].rsplit(":", 1)
-    conn: http.client.HTTPConnection
-    if context is None:
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    else:
-        conn = http.client.HTTPSConnection(host, int(port), timeout=10, context=context)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        return Response(conn.getresponse())
-    finally:
-        conn.close()
-
-
-def payloads_json(*payloads: Payload) -> bytes:
-    return json_format.MessageToJson(Payloads(payloads=payloads)).encode()
 
 
 def parse_payloads(body: bytes) -> list[Payload]:

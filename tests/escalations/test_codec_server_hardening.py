@@ -7,8 +7,6 @@ a key file other users can read.
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import os
 import select
@@ -18,11 +16,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payload
 
 from escalations.cli.main import main
 from escalations.codec.auth import (
@@ -36,6 +32,7 @@ from escalations.codec.auth import (
 from escalations.codec.server import CodecServer
 from escalations.codec.serving import Limits, log_field
 from escalations.runtime.encryption import EncryptionCodec, EncryptionKey, generate_key
+from tests.escalations.codec_http import address, payloads_json, request
 
 TOKEN = "codec-token-for-tests-0123456789"
 UI = "http://127.0.0.1:8233"
@@ -50,38 +47,6 @@ def server() -> Iterator[CodecServer]:
         yield running
 
 
-class Response:
-    def __init__(self, raw: http.client.HTTPResponse) -> None:
-        self.status = raw.status
-        self.headers = raw.headers
-        self.body = raw.read()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def address(server: CodecServer) -> tuple[str, int]:
-    host, port = server.url.rsplit("/", 1)[-1].rsplit(":", 1)
-    return host, int(port)
-
-
-def request(
-    server: CodecServer,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    source: str = "127.0.0.1",
-) -> Response:
-    host, port = address(server)
-    conn = http.client.HTTPConnection(host, port, timeout=10, source_address=(source, 0))
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        return Response(conn.getresponse())
-    finally:
-        conn.close()
-
-
 def raw_exchange(server: CodecServer, data: bytes) -> bytes:
     """Send bytes no HTTP client library would, and read until the server closes."""
     with socket.create_connection(address(server), timeout=10) as conn:
@@ -90,10 +55,6 @@ def raw_exchange(server: CodecServer, data: bytes) -> bytes:
         while chunk := conn.recv(65536):
             answer += chunk
     return answer
-
-
-def payloads_json(*payloads: Payload) -> bytes:
-    return json_format.MessageToJson(Payloads(payloads=payloads)).encode()
 
 
 def authed(**extra: str) -> dict[str, str]:

@@ -47,11 +47,16 @@ def test_1_a_reply_owed_over_a_pause() -> None:
     assert reply.due_at == utc("11:00")
 
 
-def test_2_a_message_before_the_resolve() -> None:
+def resolved_at_0950_and_reopened_at_1030() -> TicketState:
     state = opened("P1", utc("09:00"))
     state.acknowledge("agent", utc("09:05"))
     state.resolve("agent", utc("09:50"), None)
     state.reopen("buyer", utc("10:30"), "broken again")
+    return state
+
+
+def test_2_a_message_before_the_resolve() -> None:
+    state = resolved_at_0950_and_reopened_at_1030()
     state.customer_replied(utc("09:30"), utc("10:40"), CALENDARS)
     reply = clock(state, "next_reply", utc("10:40"))
     assert (reply.elapsed, reply.stopped_at, reply.breached) == (
@@ -63,10 +68,7 @@ def test_2_a_message_before_the_resolve() -> None:
 
 
 def test_2_a_message_while_resolved() -> None:
-    state = opened("P1", utc("09:00"))
-    state.acknowledge("agent", utc("09:05"))
-    state.resolve("agent", utc("09:50"), None)
-    state.reopen("buyer", utc("10:30"), "broken again")
+    state = resolved_at_0950_and_reopened_at_1030()
     state.customer_replied(utc("10:00"), utc("10:40"), CALENDARS)
     reply = clock(state, "next_reply", utc("10:40"))
     assert (reply.elapsed, reply.due_at) == (timedelta(minutes=10), utc("11:00"))
