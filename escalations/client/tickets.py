@@ -8,7 +8,7 @@ and query names, pydantic models) that turns Temporal's errors into
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal, overload
+from typing import Literal, TypeVar, overload
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -20,6 +20,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
+from temporalio.workflow import UpdateMethodMultiParam
 
 from escalations.client.errors import (
     TemporalUnreachable,
@@ -41,6 +42,8 @@ from workflows import ticket_messages as messages
 from workflows.ticket_details import static_summary
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 __all__ = [
     "TemporalUnreachable",
@@ -176,72 +179,72 @@ class TicketClient:
         except RPCError as err:
             raise from_rpc_error(err, ticket_id, "status") from None
 
+    # Each update goes through the workflow's typed handler, and takes its docstring from it
+    # (below the class): what an update does is written once, on the handler.
+
     async def acknowledge(
         self, ticket_id: str, request: messages.AcknowledgeRequest
     ) -> TicketStatus:
-        """A first response reached the customer: stops the first-response clock."""
-        return await self._update(ticket_id, "acknowledge", request)
+        return await self._update(ticket_id, TicketEscalation.acknowledge, request)
 
     async def resolve(self, ticket_id: str, request: messages.ResolveRequest) -> TicketStatus:
-        """The ticket is solved: stops every clock and ends its escalations."""
-        return await self._update(ticket_id, "resolve", request)
+        return await self._update(ticket_id, TicketEscalation.resolve, request)
 
     async def feedback(self, ticket_id: str, request: messages.FeedbackRequest) -> TicketStatus:
-        """The customer's rating (CSAT 1-5) of a resolved ticket, within its feedback window."""
-        return await self._update(ticket_id, "feedback", request)
+        return await self._update(ticket_id, TicketEscalation.feedback, request)
 
     async def reopen(self, ticket_id: str, request: messages.ReopenRequest) -> TicketStatus:
-        """A resolved ticket needs more work: its resolution clock and escalations resume."""
-        return await self._update(ticket_id, "reopen", request)
+        return await self._update(ticket_id, TicketEscalation.reopen, request)
 
     async def pause(self, ticket_id: str, request: messages.PauseRequest) -> TicketStatus:
-        """Waiting on the customer: clocks stop and escalations are held."""
-        return await self._update(ticket_id, "pause", request)
+        return await self._update(ticket_id, TicketEscalation.pause, request)
 
     async def resume(
         self, ticket_id: str, request: messages.ResumeRequest | None = None
     ) -> TicketStatus:
-        """The customer answered: clocks count again and escalations re-arm."""
-        return await self._update(ticket_id, "resume", request or messages.ResumeRequest())
+        return await self._update(
+            ticket_id, TicketEscalation.resume, request or messages.ResumeRequest()
+        )
 
     async def customer_replied(
         self, ticket_id: str, request: messages.CustomerRepliedRequest | None = None
     ) -> TicketStatus:
-        """A customer message: starts the next-reply clock; resumes a paused ticket."""
         return await self._update(
-            ticket_id, "customer_replied", request or messages.CustomerRepliedRequest()
+            ticket_id,
+            TicketEscalation.customer_replied,
+            request or messages.CustomerRepliedRequest(),
         )
 
     async def agent_replied(
         self, ticket_id: str, request: messages.AgentRepliedRequest
     ) -> TicketStatus:
-        """An agent's public reply: stops the next-reply clock (and first response, if first)."""
-        return await self._update(ticket_id, "agent_replied", request)
+        return await self._update(ticket_id, TicketEscalation.agent_replied, request)
 
     async def change_priority(
         self, ticket_id: str, request: messages.ChangePriorityRequest
     ) -> TicketStatus:
-        """Re-target the clocks on another priority, keeping the time already elapsed."""
-        return await self._update(ticket_id, "change_priority", request)
+        return await self._update(ticket_id, TicketEscalation.change_priority, request)
 
     async def update_impact(
         self, ticket_id: str, request: messages.UpdateImpactRequest
     ) -> TicketStatus:
-        """New impact figures; impact triggers fire as soon as they hold."""
-        return await self._update(ticket_id, "update_impact", request)
+        return await self._update(ticket_id, TicketEscalation.update_impact, request)
 
     async def reassign(self, ticket_id: str, request: messages.ReassignRequest) -> TicketStatus:
-        """Hand the ticket to another assignee, team or both."""
-        return await self._update(ticket_id, "reassign", request)
+        return await self._update(ticket_id, TicketEscalation.reassign, request)
 
     async def migrate_policy(
         self, ticket_id: str, request: messages.MigratePolicyRequest
     ) -> TicketStatus:
-        """Move an open ticket onto the current version of its policy file."""
-        return await self._update(ticket_id, "migrate_policy", request)
+        return await self._update(ticket_id, TicketEscalation.migrate_policy, request)
 
-    async def _update(self, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
-        """Send update ``name``; every update's result is the ticket's new status.
+    async def _update(
+        self,
+        ticket_id: str,
+        handler: UpdateMethodMultiParam[[TicketEscalation, RequestT], TicketStatus],
+        request: RequestT,
+    ) -> TicketStatus:
+        """Send ``handler``'s update; every update's result is the ticket's new status.
 
         Raises:
             TicketNotFound: no such ticket.
@@ -249,9 +252,10 @@ class TicketClient:
             TicketUpdateRejected: the ticket refused the update; the message says why.
         """
         handle = self._handle(ticket_id)
+        name: str = getattr(handler, "__name__", "update")
         try:
             status: TicketStatus = await rejected_as_ticket_error(
-                handle.execute_update(name, request, result_type=TicketStatus), ticket_id, name
+                handle.execute_update(handler, request), ticket_id, name
             )
             return status
         except TicketNotFound:
@@ -260,8 +264,30 @@ class TicketClient:
             await raise_if_closed(self._client, handle, ticket_id, name)
             raise
 
-    def _handle(self, ticket_id: str) -> WorkflowHandle[Any, Any]:
-        return self._client.get_workflow_handle(workflow_id_for(ticket_id))
+    def _handle(self, ticket_id: str) -> WorkflowHandle[TicketEscalation, TicketStatus]:
+        return self._client.get_workflow_handle_for(
+            TicketEscalation.run, workflow_id_for(ticket_id)
+        )
+
+
+UPDATES = (
+    "acknowledge",
+    "resolve",
+    "feedback",
+    "reopen",
+    "pause",
+    "resume",
+    "customer_replied",
+    "agent_replied",
+    "change_priority",
+    "update_impact",
+    "reassign",
+    "migrate_policy",
+)
+"""The updates the client sends, each a method named like the workflow's handler."""
+
+for _update_name in UPDATES:
+    getattr(TicketClient, _update_name).__doc__ = getattr(TicketEscalation, _update_name).__doc__
 
 
 def _initial_search_attributes(ticket: TicketInput) -> TypedSearchAttributes:

@@ -292,3 +292,16 @@ async def test_updates_change_the_ticket_and_status_survives_resolve(
     assert after.resolution_note == "fixed"
     with pytest.raises(TicketClosed, match=f"ticket {ticket_id}: it is closed"):
         await tickets.pause(ticket_id, PauseRequest(reason="too late"))
+
+
+def test_every_update_is_a_client_method_documented_by_its_handler() -> None:
+    from temporalio import workflow
+
+    from escalations.client.tickets import UPDATES
+
+    definition = workflow._Definition.must_from_class(TicketEscalation)
+    assert set(UPDATES) == set(definition.updates)
+    for name in UPDATES:
+        doc = getattr(TicketClient, name).__doc__
+        assert doc
+        assert doc == getattr(TicketEscalation, name).__doc__
