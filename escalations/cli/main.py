@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from escalations import dev
+from escalations.cli.arguments import positive_int, positive_number
 from escalations.cli.report import add_report_command
 from escalations.cli.schedules import add_schedule_commands
 from escalations.cli.security import add_security_commands
@@ -68,19 +69,6 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         release_clients()
     return 0
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number above zero")
-        return value
-
-    return parse
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -165,20 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure escalation lateness and throughput against the Temporal floor"
     )
     p.add_argument(
-        "--tickets", type=_positive(int), default=10_000, help="spread: thresholds (10000)"
+        "--tickets", type=positive_int, default=10_000, help="spread: thresholds (10000)"
     )
     p.add_argument(
-        "--rate", type=_positive(float), default=30.0, help="spread: thresholds per second (30)"
+        "--rate", type=positive_number, default=30.0, help="spread: thresholds per second (30)"
     )
     p.add_argument(
-        "--storm", type=_positive(int), default=1_000, help="storm: thresholds at once (1000)"
+        "--storm", type=positive_int, default=1_000, help="storm: thresholds at once (1000)"
     )
-    p.add_argument(
-        "--opens", type=_positive(int), default=2_000, help="open: tickets opened (2000)"
-    )
+    p.add_argument("--opens", type=positive_int, default=2_000, help="open: tickets opened (2000)")
     p.add_argument(
         "--sleeping",
-        type=_positive(int),
+        type=positive_int,
         default=4_000,
         help="memory: sleeping tickets opened (4000)",
     )

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from temporalio.service import RPCError
 
+from escalations.cli.arguments import ArgumentProblem
 from escalations.cli.ticket import release_clients
 from escalations.client.errors import connect_failure_reason, unreadable_payload_reason
 from escalations.runtime.config import Settings, load_settings
@@ -42,10 +43,6 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
     "html": render_html,
 }
 PROG = "escalations report"
-
-
-class ReportProblem(ValueError):
-    """A bad argument; the message starts with the flag."""
 
 
 def _moment(text: str, end_of_day: bool) -> datetime:
@@ -186,7 +183,7 @@ def _selection(args: argparse.Namespace, now: datetime) -> TicketFilter:
     end: datetime = args.end or now
     start: datetime = args.start or end - DEFAULT_RANGE
     if start >= end:
-        raise ReportProblem(
+        raise ArgumentProblem(
             f"--from: {start.isoformat()} is not before --to {end.isoformat()}: the range is empty"
         )
     selection = TicketFilter(
@@ -214,7 +211,7 @@ def _selection(args: argparse.Namespace, now: datetime) -> TicketFilter:
             ),
             "--customer",
         )
-        raise ReportProblem(f"{flag}: {exc}") from None
+        raise ArgumentProblem(f"{flag}: {exc}") from None
     return selection
 
 
@@ -227,7 +224,7 @@ def run_report(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     try:
         selection = _selection(args, now)
-    except ReportProblem as err:
+    except ArgumentProblem as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     settings = load_settings()

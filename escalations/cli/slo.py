@@ -21,12 +21,13 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from escalations.cli.ticket import aware_datetime, release_clients
+from escalations.cli.arguments import ArgumentProblem, aware_datetime, policy_name
+from escalations.cli.ticket import release_clients
 from escalations.client.errors import connect_failure_reason
 from escalations.runtime.config import Settings, load_settings
 from escalations.runtime.connection import connect
 from policies.loader import PolicyError, find_policy_file, load_named_policy, read_policy_file
-from policies.model import DEFAULT_SLO_WINDOW, Policy, slug_problem
+from policies.model import DEFAULT_SLO_WINDOW, Policy
 from reports.policy_diff import PolicyDiffError, changes_from, rewrite_policy, unified_diff
 from reports.suggest import render_suggestions, suggest
 from reports.visibility import ReadSummary, TicketFilter, read_outcomes
@@ -34,10 +35,6 @@ from reports.whatif import render_what_if, what_if
 from workflows.ticket_outcome import TicketOutcome
 
 COMMAND = "escalations slo suggest"
-
-
-class ArgumentProblem(ValueError):
-    """A bad option value; the message starts with the flag."""
 
 
 def objective_percent(text: str) -> float:
@@ -51,14 +48,6 @@ def objective_percent(text: str) -> float:
             f"{text!r}: an objective is above 0% and below 100% (100% leaves no error budget)"
         )
     return value
-
-
-def policy_name(text: str) -> str:
-    """A policy name for ``--policy`` (an argparse ``type``): never a path."""
-    problem = slug_problem(text)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(problem)
-    return text
 
 
 def add_slo_commands(commands: Any) -> None:

@@ -12,12 +12,12 @@ import gc
 import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from escalations.cli.arguments import ArgumentProblem, aware_datetime
 from escalations.cli.status_text import describe_status
 from escalations.client.errors import TicketError, unreadable_payload_reason
 from escalations.client.tickets import TicketClient
@@ -29,26 +29,6 @@ _M = TypeVar("_M", bound=BaseModel)
 Action = Callable[[TicketClient], Awaitable[TicketStatus]]
 
 _TICKET_ID: TypeAdapter[str] = TypeAdapter(TicketId)
-
-
-class ArgumentProblem(ValueError):
-    """A command-line value the ticket contract does not accept; the message names the flag."""
-
-
-def aware_datetime(text: str) -> datetime:
-    """Parse an ISO 8601 date and time that carries its timezone (an argparse ``type``)."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date and time such as 2024-05-01T09:30:00Z"
-        ) from None
-    if value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no timezone: add Z for UTC or an offset such as +02:00 "
-            f"(for example {text}Z)"
-        )
-    return value
 
 
 def true_false(text: str) -> bool:

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.service import RPCError
 
-from escalations.cli.ticket import ArgumentProblem, build_request, release_clients
+from escalations.cli.arguments import ArgumentProblem, positive_int
+from escalations.cli.ticket import build_request, release_clients
 from escalations.client.bulk import (
     DEFAULT_CONCURRENCY,
     BulkResult,
@@ -207,16 +208,6 @@ def run_tickets_command(args: argparse.Namespace) -> int:
     return 0 if result.complete else 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above zero")
-    return value
-
-
 def add_tickets_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``tickets`` (many tickets at once) to the top-level parser's subcommands."""
     tickets = commands.add_parser(
@@ -236,7 +227,7 @@ def add_tickets_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     change.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         help=f"updates in flight at once ({DEFAULT_CONCURRENCY})",
     )

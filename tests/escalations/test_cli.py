@@ -282,13 +282,19 @@ async def test_dev_server_starts_with_search_attributes_and_stops(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("flag", "value"), [("--tickets", "-3"), ("--rate", "abc"), ("--storm", "0")]
+    ("flag", "value", "kind"),
+    [
+        ("--tickets", "-3", "a whole number"),
+        ("--tickets", "1.5", "a whole number"),
+        ("--rate", "abc", "a number"),
+        ("--storm", "0", "a whole number"),
+    ],
 )
 def test_bench_refuses_sizes_that_are_not_positive(
-    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+    flag: str, value: str, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["bench", flag, value]) == 2
-    assert f"argument {flag}: '{value}' is not a number above zero" in capsys.readouterr().err
+    assert f"argument {flag}: '{value}' is not {kind} above zero" in capsys.readouterr().err
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
