@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -17,6 +17,19 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_time_skipping()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_temporal_config_from_the_home_directory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    # The Temporal connection also reads the `temporal` CLI's config file, by default under
+    # $XDG_CONFIG_HOME (or ~/.config): a developer's real profiles must not reach a test. An
+    # empty directory of the session's; set before any server or worker process is started,
+    # so those inherit it too (they are given the environment without TEMPORAL_* variables).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        yield
 
 
 # Settings the service reads from the environment. A developer's shell may hold real ones (a

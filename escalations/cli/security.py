@@ -110,7 +110,8 @@ def _codec_server(args: argparse.Namespace) -> int:
     loopback = _is_loopback(args.host)
     if args.no_auth and not loopback:
         raise ConfigError(f"--no-auth is allowed only on loopback, not on --host {args.host}")
-    token = None if args.no_auth else settings.codec_server_token
+    secret = None if args.no_auth else settings.codec_server_token
+    token = secret.get_secret_value() if secret is not None else None
     if token is None and not args.no_auth:
         raise ConfigError(
             "set ESCALATIONS_CODEC_SERVER_TOKEN (`escalations codec-key --token` makes one): "

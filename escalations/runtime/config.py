@@ -1,26 +1,67 @@
-"""Configuration from the environment: the only place that reads it."""
+"""Configuration from the environment: the only place that reads it.
+
+Every setting is validated in one model, :class:`Settings`, and every secret in it (API keys,
+the codec server's token, TLS key text) is a pydantic secret type: ``repr``, ``str``, a pydantic
+dump and so every log line show ``**********``. ``get_secret_value()`` is called only where a
+secret is handed to its client. Encryption keys are :class:`EncryptionKey` objects, which show
+only their ids, and are dumped as ids alone.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import (
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.dataclasses import dataclass
+
+from escalations.runtime.config_error import ConfigError
 from escalations.runtime.encryption import (
     EncryptionKey,
     InvalidKey,
     parse_inline_keys,
     parse_key_file,
 )
+from escalations.runtime.temporal_config import (
+    DEFAULT_ADDRESS,
+    DEFAULT_NAMESPACE,
+    TlsSettings,
+    load_temporal,
+)
 from policies.loader import default_policy_dir
 
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_FROM",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_SENDGRID_HOST",
+    "DEFAULT_TASK_QUEUE",
+    "DEV_METRICS_ADDRESS",
+    "ENVIRONMENT",
+    "MIN_CODEC_TOKEN_LENGTH",
+    "ConfigError",
+    "LogFormat",
+    "Settings",
+    "TlsSettings",
+    "Tracing",
+    "load_settings",
+]
+
 DEFAULT_TASK_QUEUE = "escalations"
-DEFAULT_ADDRESS = "127.0.0.1:7233"
-DEFAULT_NAMESPACE = "default"
 DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
 DEFAULT_FROM = "escalations@localhost"
 MIN_CODEC_TOKEN_LENGTH = 16
@@ -31,35 +72,52 @@ port OpenTelemetry's Prometheus exporters use by convention)."""
 LogFormat = Literal["text", "json"]
 Tracing = Literal["off", "otlp"]
 
+ENVIRONMENT = {
+    "task_queue": "ESCALATIONS_TASK_QUEUE",
+    "policy_dir": "ESCALATIONS_POLICY_DIR",
+    "sendgrid_api_key": "SENDGRID_API_KEY",
+    "sendgrid_host": "SENDGRID_HOST",
+    "sendgrid_from": "SENDGRID_FROM",
+    "outbox_dir": "ESCALATIONS_OUTBOX",
+    "delivery_ledger": "ESCALATIONS_DELIVERY_LEDGER",
+    "sticky_queue_timeout": "ESCALATIONS_STICKY_QUEUE_TIMEOUT",
+    "register_search_attributes": "ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES",
+    "max_workflow_tasks": "ESCALATIONS_MAX_WORKFLOW_TASKS",
+    "max_cached_workflows": "ESCALATIONS_MAX_CACHED_WORKFLOWS",
+    "codec_server_token": "ESCALATIONS_CODEC_SERVER_TOKEN",
+    "metrics_address": "ESCALATIONS_METRICS_ADDRESS",
+    "log_format": "ESCALATIONS_LOG_FORMAT",
+    "tracing": "ESCALATIONS_TRACING",
+}
+"""The service's own settings: field of :class:`Settings` to the variable that sets it. The
+Temporal connection's variables are the SDK's (:mod:`escalations.runtime.temporal_config`)."""
 
-@dataclass(frozen=True)
-class TlsSettings:
-    """How to reach a TLS-protected Temporal frontend (Temporal Cloud, or a cluster with mTLS).
-
-    Attributes:
-        server_ca: PEM file of the CA that signed the server's certificate; None trusts the
-            system's roots (right for Temporal Cloud).
-        client_cert: PEM client certificate for mTLS (with ``client_key``).
-        client_key: PEM private key of ``client_cert``.
-        server_name: The name to expect on the server certificate (and send as SNI) when it
-            differs from the host in ``TEMPORAL_ADDRESS``.
-    """
-
-    server_ca: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    server_name: str | None = None
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+_OFF = {"off", "none", "false", "0"}
 
 
-@dataclass(frozen=True)
+# Dumps show which keys are held, never the key bytes.
+def _key_ids(keys: tuple[EncryptionKey, ...]) -> list[str]:
+    return [key.key_id for key in keys]
+
+
+KeyRing = Annotated[tuple[EncryptionKey, ...], PlainSerializer(_key_ids, return_type=list[str])]
+
+
+# Pydantic's messages quote the input, which may be a secret handed in as text.
+@dataclass(frozen=True, config=ConfigDict(hide_input_in_errors=True))
 class Settings:
-    """Everything the worker, the client and the CLI need to know about their surroundings."""
+    """Everything the worker, the client and the CLI need to know about their surroundings.
+
+    Built from the environment by :func:`load_settings`; built directly (tests,
+    ``dataclasses.replace``) the same validation applies.
+    """
 
     temporal_address: str = DEFAULT_ADDRESS
     temporal_namespace: str = DEFAULT_NAMESPACE
     task_queue: str = DEFAULT_TASK_QUEUE
     policy_dir: Path = field(default_factory=default_policy_dir)
-    sendgrid_api_key: str | None = None
+    sendgrid_api_key: SecretStr | None = None
     sendgrid_host: str = DEFAULT_SENDGRID_HOST
     sendgrid_from: str = DEFAULT_FROM
     outbox_dir: Path = Path(".data/outbox")
@@ -68,31 +126,19 @@ class Settings:
     register_search_attributes: bool = True
     max_workflow_tasks: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     max_cached_workflows: int = 1_000
-    encryption_keys: tuple[EncryptionKey, ...] = ()
-    temporal_api_key: str | None = None
+    encryption_keys: KeyRing = ()
+    temporal_api_key: SecretStr | None = None
     temporal_tls: TlsSettings | None = None
-    codec_server_token: str | None = None
+    codec_server_token: SecretStr | None = None
     metrics_address: str | None = None
     log_format: LogFormat = "text"
     tracing: Tracing = "off"
-
-    def __repr__(self) -> str:
-        # Never let an API key, token or encryption key reach a log line or a traceback.
-        key = "set" if self.sendgrid_api_key else "unset"
-        temporal_key = "set" if self.temporal_api_key else "unset"
-        token = "set" if self.codec_server_token else "unset"
-        return (
-            f"Settings(temporal_address={self.temporal_address!r}, "
-            f"temporal_namespace={self.temporal_namespace!r}, task_queue={self.task_queue!r}, "
-            f"policy_dir={str(self.policy_dir)!r}, sendgrid_api_key=<{key}>, "
-            f"sendgrid_host={self.sendgrid_host!r}, outbox_dir={str(self.outbox_dir)!r}, "
-            f"temporal_api_key=<{temporal_key}>, temporal_tls={self.temporal_tls!r}, "
-            f"encryption_key_ids={[k.key_id for k in self.encryption_keys]!r}, "
-            f"codec_server_token=<{token}>, metrics_address={self.metrics_address!r}, "
-            f"log_format={self.log_format!r}, tracing={self.tracing!r})"
-        )
-
-    __str__ = __repr__
+    temporal_profile: str | None = None
+    """The profile of the ``temporal`` CLI's config file in use, if any."""
+    temporal_config_file: Path | None = None
+    temporal_grpc_meta: dict[str, SecretStr] = field(default_factory=dict)
+    """gRPC headers for every call (``TEMPORAL_GRPC_META_*``, a profile's ``grpc_meta``):
+    secret, since one may carry credentials."""
 
     @property
     def email_mode(self) -> str:
@@ -106,9 +152,129 @@ class Settings:
             return "plain JSON (not encrypted)"
         return f"encrypted (key {self.encryption_keys[-1].key_id})"
 
+    # Each validator takes the variable's text (already stripped, never empty) or a value of
+    # the field's type, and raises ValueError with the one-line message load_settings shows.
 
-class ConfigError(ValueError):
-    """An environment variable with a value that cannot be used."""
+    @field_validator("sticky_queue_timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        else:
+            try:
+                seconds = float(str(value))
+            except ValueError:
+                raise ValueError(
+                    f"{_variable(info)}={value!r} is not a number of seconds"
+                ) from None
+        if not 0 < seconds < math.inf:  # also refuses nan
+            raise ValueError(f"{_variable(info)}={value!r}: use a number of seconds above 0")
+        return timedelta(seconds=seconds)
+
+    @field_validator("register_search_attributes", mode="before")
+    @classmethod
+    def _flag(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text not in _TRUE | _FALSE:
+            raise ValueError(f"{_variable(info)}={text!r}: use true or false")
+        return text in _TRUE
+
+    @field_validator("max_workflow_tasks", "max_cached_workflows", mode="before")
+    @classmethod
+    def _positive(cls, value: object, info: ValidationInfo) -> object:
+        try:
+            number = value if isinstance(value, int) else int(str(value))
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise ValueError(f"{_variable(info)}={value!r} is not a whole number of at least 1")
+        return number
+
+    @field_validator("delivery_ledger", mode="before")
+    @classmethod
+    def _ledger(cls, value: object) -> object:
+        # "off" turns the ledger off (a read-only file system, or a provider that dedupes).
+        if isinstance(value, str) and value.lower() in _OFF:
+            return None
+        return value
+
+    @field_validator("sendgrid_host", mode="before")
+    @classmethod
+    def _url(cls, value: object, info: ValidationInfo) -> object:
+        if not str(value).startswith(("https://", "http://")):
+            raise ValueError(f"{_variable(info)}={value!r}: use an https:// (or http://) URL")
+        return value
+
+    @field_validator("sendgrid_from", mode="before")
+    @classmethod
+    def _email(cls, value: object, info: ValidationInfo) -> object:
+        local, at, domain = str(value).rpartition("@")
+        if not (at and local.strip() and domain.strip()):
+            raise ValueError(f"{_variable(info)}={value!r}: not an email address")
+        return value
+
+    @field_validator("codec_server_token", mode="before")
+    @classmethod
+    def _token(cls, value: object, info: ValidationInfo) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and len(text) < MIN_CODEC_TOKEN_LENGTH:
+            raise ValueError(
+                f"{_variable(info)} is too short: use at least {MIN_CODEC_TOKEN_LENGTH} random "
+                "characters (e.g. `openssl rand -base64 32`)"
+            )
+        return value
+
+    @field_validator("metrics_address", mode="before")
+    @classmethod
+    def _metrics_address(cls, value: object, info: ValidationInfo) -> object:
+        # The SDK's exporter binds a socket address, not a host name: check it here so a typo
+        # names the variable instead of failing inside the Temporal runtime.
+        if value is None:
+            return None
+        text = str(value)
+        if text.lower() in _OFF:
+            return None
+        host, sep, port = text.rpartition(":")
+        host = "127.0.0.1" if host == "localhost" else host
+        try:
+            ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+            valid = bool(sep) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+            valid = valid and (":" not in host or host.startswith("["))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"{_variable(info)}={text!r}: use <ip>:<port> (127.0.0.1:9464, "
+                "0.0.0.0:9464, [::1]:9464) or off"
+            )
+        return f"{host}:{port}"
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object, info: ValidationInfo) -> object:
+        text = str(value).lower()
+        if text not in {"text", "json"}:
+            raise ValueError(f"{_variable(info)}={value!r}: use text or json")
+        return text
+
+    @field_validator("tracing", mode="before")
+    @classmethod
+    def _tracing(cls, value: object, info: ValidationInfo) -> object:
+        text = str(value).lower()
+        if text in _OFF:
+            return "off"
+        if text != "otlp":
+            raise ValueError(f"{_variable(info)}={value!r}: use otlp (OpenTelemetry) or off")
+        return text
+
+
+def _variable(info: ValidationInfo) -> str:
+    return ENVIRONMENT.get(info.field_name or "", info.field_name or "setting")
+
+
+_SETTINGS = TypeAdapter(Settings)
 
 
 def load_settings(
@@ -121,77 +287,51 @@ def load_settings(
         default_metrics_address: Where to serve metrics when ``ESCALATIONS_METRICS_ADDRESS``
             is unset (``escalations dev`` passes :data:`DEV_METRICS_ADDRESS`; the worker
             serves none unless asked).
+
+    Raises:
+        ConfigError: a setting that cannot be used, in one line naming it (never quoting a
+            secret).
     """
     env = os.environ if env is None else env
-
-    def get(name: str) -> str | None:
-        value = env.get(name, "").strip()
-        return value or None
-
-    sticky = get("ESCALATIONS_STICKY_QUEUE_TIMEOUT")
-    try:
-        sticky_seconds = float(sticky) if sticky else 10.0
-    except ValueError:
-        raise ConfigError(
-            f"ESCALATIONS_STICKY_QUEUE_TIMEOUT={sticky!r} is not a number of seconds"
-        ) from None
-    register = (get("ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES") or "true").lower()
-    if register not in {"true", "false", "1", "0", "yes", "no"}:
-        raise ConfigError(f"ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES={register!r}: use true or false")
-    policy_dir = Path(get("ESCALATIONS_POLICY_DIR") or default_policy_dir())
-    tasks = _positive_int("ESCALATIONS_MAX_WORKFLOW_TASKS", get, 2 * (os.cpu_count() or 1))
-    cache = _positive_int("ESCALATIONS_MAX_CACHED_WORKFLOWS", get, 1_000)
-    return Settings(
-        temporal_address=get("TEMPORAL_ADDRESS") or DEFAULT_ADDRESS,
-        temporal_namespace=get("TEMPORAL_NAMESPACE") or DEFAULT_NAMESPACE,
-        task_queue=get("ESCALATIONS_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
-        policy_dir=policy_dir,
-        sendgrid_api_key=get("SENDGRID_API_KEY"),
-        sendgrid_host=get("SENDGRID_HOST") or DEFAULT_SENDGRID_HOST,
-        sendgrid_from=get("SENDGRID_FROM") or DEFAULT_FROM,
-        outbox_dir=Path(get("ESCALATIONS_OUTBOX") or ".data/outbox"),
-        delivery_ledger=_ledger_path(get("ESCALATIONS_DELIVERY_LEDGER")),
-        sticky_queue_timeout=timedelta(seconds=sticky_seconds),
-        register_search_attributes=register in {"true", "1", "yes"},
-        max_workflow_tasks=tasks,
-        max_cached_workflows=cache,
-        encryption_keys=_encryption_keys(get),
-        temporal_api_key=get("TEMPORAL_API_KEY"),
-        temporal_tls=_tls_settings(get),
-        codec_server_token=_codec_token(get),
-        metrics_address=_metrics_address(
-            get("ESCALATIONS_METRICS_ADDRESS"), default_metrics_address
-        ),
-        log_format=_log_format(get("ESCALATIONS_LOG_FORMAT")),
-        tracing=_tracing(get("ESCALATIONS_TRACING")),
+    values: dict[str, Any] = {}
+    for name, variable in ENVIRONMENT.items():
+        text = env.get(variable, "").strip()
+        if text:
+            values[name] = text
+    if "metrics_address" not in values:
+        values["metrics_address"] = default_metrics_address
+    values["encryption_keys"] = _encryption_keys(env)
+    temporal = load_temporal(env)
+    values.update(
+        temporal_address=temporal.address,
+        temporal_namespace=temporal.namespace,
+        temporal_api_key=temporal.api_key,
+        temporal_tls=temporal.tls,
+        temporal_profile=temporal.profile,
+        temporal_config_file=temporal.config_file,
+        temporal_grpc_meta=temporal.grpc_meta,
     )
-
-
-def _positive_int(name: str, get: Callable[[str], str | None], default: int) -> int:
-    text = get(name)
-    if text is None:
-        return default
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
-    return value
+        return _SETTINGS.validate_python(values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
 
 
-def _ledger_path(text: str | None) -> Path | None:
-    # "off" turns the ledger off (a read-only file system, or a provider that dedupes itself).
-    if text is None:
-        return Path(".data/deliveries.sqlite3")
-    if text.lower() in {"off", "none", "false", "0"}:
-        return None
-    return Path(text)
+def _one_line(exc: ValidationError) -> str:
+    # Pydantic's own text quotes the input, which may be a secret: use the validators'
+    # messages, or the field's variable and pydantic's complaint without the value.
+    error = exc.errors(include_input=False, include_url=False)[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    name = str(error["loc"][0]) if error["loc"] else "setting"
+    return f"{ENVIRONMENT.get(name, name)}: {error['msg']}"
 
 
-def _encryption_keys(get: Callable[[str], str | None]) -> tuple[EncryptionKey, ...]:
+def _encryption_keys(env: Mapping[str, str]) -> tuple[EncryptionKey, ...]:
     # Messages name the setting and the entry or line, never the key text.
-    inline, path = get("ESCALATIONS_ENCRYPTION_KEYS"), get("ESCALATIONS_ENCRYPTION_KEY_FILE")
+    inline = env.get("ESCALATIONS_ENCRYPTION_KEYS", "").strip()
+    path = env.get("ESCALATIONS_ENCRYPTION_KEY_FILE", "").strip()
     if inline and path:
         raise ConfigError(
             "set ESCALATIONS_ENCRYPTION_KEYS or ESCALATIONS_ENCRYPTION_KEY_FILE, not both"
@@ -217,89 +357,3 @@ def _encryption_keys(get: Callable[[str], str | None]) -> tuple[EncryptionKey, .
         except InvalidKey as exc:
             raise ConfigError(f"ESCALATIONS_ENCRYPTION_KEY_FILE={path!r}: {exc}") from None
     return ()
-
-
-def _tls_settings(get: Callable[[str], str | None]) -> TlsSettings | None:
-    # The names are the ones the `temporal` CLI and the SDKs' environment configuration read,
-    # so one environment serves both. TLS is on when asked for, or when an API key or any TLS
-    # option is set (Temporal Cloud), unless TEMPORAL_TLS=false says otherwise.
-    def path(name: str) -> Path | None:
-        text = get(name)
-        return Path(text) if text else None
-
-    tls = TlsSettings(
-        server_ca=path("TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
-        client_cert=path("TEMPORAL_TLS_CLIENT_CERT_PATH"),
-        client_key=path("TEMPORAL_TLS_CLIENT_KEY_PATH"),
-        server_name=get("TEMPORAL_TLS_SERVER_NAME"),
-    )
-    if (tls.client_cert is None) != (tls.client_key is None):
-        raise ConfigError(
-            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: "
-            "set both for mTLS, or neither"
-        )
-    configured = tls != TlsSettings()
-    flag = get("TEMPORAL_TLS")
-    if flag is None:
-        return tls if configured or get("TEMPORAL_API_KEY") else None
-    if flag.lower() in {"true", "1", "yes"}:
-        return tls
-    if flag.lower() in {"false", "0", "no"}:
-        if configured:
-            raise ConfigError(
-                "TEMPORAL_TLS=false, but TLS options (TEMPORAL_TLS_...) are set: "
-                "remove one or the other"
-            )
-        return None
-    raise ConfigError(f"TEMPORAL_TLS={flag!r}: use true or false")
-
-
-def _codec_token(get: Callable[[str], str | None]) -> str | None:
-    token = get("ESCALATIONS_CODEC_SERVER_TOKEN")
-    if token is not None and len(token) < MIN_CODEC_TOKEN_LENGTH:
-        raise ConfigError(
-            f"ESCALATIONS_CODEC_SERVER_TOKEN is too short: use at least "
-            f"{MIN_CODEC_TOKEN_LENGTH} random characters (e.g. `openssl rand -base64 32`)"
-        )
-    return token
-
-
-def _metrics_address(text: str | None, default: str | None) -> str | None:
-    # The SDK's exporter binds a socket address, not a host name: check it here so a typo
-    # names the variable instead of failing inside the Temporal runtime.
-    if text is None:
-        return default
-    if text.lower() in {"off", "none", "false", "0"}:
-        return None
-    host, sep, port = text.rpartition(":")
-    host = "127.0.0.1" if host == "localhost" else host
-    try:
-        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
-        valid = bool(sep) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
-        valid = valid and (":" not in host or host.startswith("["))
-    except ValueError:
-        valid = False
-    if not valid:
-        raise ConfigError(
-            f"ESCALATIONS_METRICS_ADDRESS={text!r}: use <ip>:<port> (127.0.0.1:9464, "
-            "0.0.0.0:9464, [::1]:9464) or off"
-        )
-    return f"{host}:{port}"
-
-
-def _log_format(text: str | None) -> LogFormat:
-    value = (text or "text").lower()
-    if value == "text":
-        return "text"
-    if value == "json":
-        return "json"
-    raise ConfigError(f"ESCALATIONS_LOG_FORMAT={text!r}: use text or json")
-
-
-def _tracing(text: str | None) -> Tracing:
-    value = (text or "off").lower()
-    if value in {"off", "none", "false", "0"}:
-        return "off"
-    if value == "otlp":
-        return "otlp"
-    raise ConfigError(f"ESCALATIONS_TRACING={text!r}: use otlp (OpenTelemetry) or off")

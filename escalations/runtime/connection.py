@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretBytes
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -17,7 +18,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from escalations.runtime.config import ConfigError, Settings
+from escalations.runtime.config import ConfigError, Settings, TlsSettings
 from escalations.runtime.data_converter import data_converter
 from escalations.runtime.encryption import EncryptionCodec
 from escalations.runtime.telemetry import tracing_interceptor
@@ -38,6 +39,9 @@ async def connect(
     """A client with the pydantic data converter, encrypting payloads when keys are set, over
     TLS and with an API key when the settings ask for them, traced when tracing is on.
 
+    The settings come from the ``TEMPORAL_*`` variables and the ``temporal`` CLI's config
+    file (see :mod:`escalations.runtime.temporal_config`).
+
     Args:
         settings: Where and how to connect.
         runtime: The Temporal runtime (the worker's serves its metrics); default the SDK's.
@@ -45,8 +49,8 @@ async def connect(
             :func:`escalations.runtime.telemetry.tracing_interceptor`).
 
     Raises:
-        ConfigError: a TLS certificate or key file cannot be read; tracing is on without the
-            tracing extra installed.
+        ConfigError: a TLS certificate or key cannot be read or is not PEM; tracing is on
+            without the tracing extra installed.
     """
     interceptors: list[Interceptor] = []
     tracing = tracing_interceptor(settings, tracer_provider)
@@ -54,12 +58,16 @@ async def connect(
         # Also a worker interceptor: workers built on this client trace workflows and
         # activities too.
         interceptors.append(tracing)
+    api_key = settings.temporal_api_key
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter_for(settings),
-        api_key=settings.temporal_api_key,
+        api_key=api_key.get_secret_value() if api_key else None,
         tls=tls_config(settings),
+        rpc_metadata={
+            name: value.get_secret_value() for name, value in settings.temporal_grpc_meta.items()
+        },
         interceptors=interceptors,
         runtime=runtime,
     )
@@ -92,24 +100,29 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     if tls.server_ca is None and tls.client_cert is None and tls.server_name is None:
         return True
     return TLSConfig(
-        server_root_ca_cert=_read_pem("TEMPORAL_TLS_SERVER_CA_CERT_PATH", tls.server_ca),
+        server_root_ca_cert=_pem(tls, "server_ca"),
         domain=tls.server_name,
-        client_cert=_read_pem("TEMPORAL_TLS_CLIENT_CERT_PATH", tls.client_cert),
-        client_private_key=_read_pem("TEMPORAL_TLS_CLIENT_KEY_PATH", tls.client_key),
+        client_cert=_pem(tls, "client_cert"),
+        client_private_key=_pem(tls, "client_key"),
     )
 
 
-def _read_pem(setting: str, path: Path | None) -> bytes | None:
-    if path is None:
+def _pem(tls: TlsSettings, which: str) -> bytes | None:
+    source: Path | bytes | SecretBytes | None = getattr(tls, which)
+    if source is None:
         return None
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"{setting}={str(path)!r}: cannot read the file ({reason})") from None
+    if isinstance(source, Path):
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(f"{tls.describe(which)}: cannot read the file ({reason})") from None
+    else:
+        data = source.get_secret_value() if isinstance(source, SecretBytes) else source
     # The contents are never quoted: this may be a private key.
     if b"-----BEGIN " not in data:
-        raise ConfigError(f"{setting}={str(path)!r}: not a PEM file (no -----BEGIN line)")
+        what = "file" if isinstance(source, Path) else "text"
+        raise ConfigError(f"{tls.describe(which)}: not a PEM {what} (no -----BEGIN line)")
     return data
 
 

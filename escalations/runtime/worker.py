@@ -46,8 +46,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=15)
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """A worker for ``settings.task_queue`` with the workflow and every activity."""
+    key = settings.sendgrid_api_key
+    sendgrid_key = key.get_secret_value() if key is not None else None
     notifications = build_notification_activities(
-        api_key=settings.sendgrid_api_key,
+        api_key=sendgrid_key,
         sendgrid_host=settings.sendgrid_host,
         from_address=settings.sendgrid_from,
         outbox_dir=settings.outbox_dir,
@@ -59,7 +61,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         settings.policy_dir,
         build_prepared_sender(
-            api_key=settings.sendgrid_api_key,
+            api_key=sendgrid_key,
             sendgrid_host=settings.sendgrid_host,
             from_address=settings.sendgrid_from,
             outbox_dir=settings.outbox_dir,

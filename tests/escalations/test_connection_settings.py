@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
@@ -36,11 +37,11 @@ def test_plain_by_default() -> None:
 
 def test_an_api_key_turns_tls_on_with_system_roots() -> None:
     settings = load_settings({"TEMPORAL_API_KEY": "cloud-api-key-123"})
-    assert settings.temporal_api_key == "cloud-api-key-123"
+    assert settings.temporal_api_key == SecretStr("cloud-api-key-123")
     assert settings.temporal_tls == TlsSettings()
     assert tls_config(settings) is True
     assert "cloud-api-key-123" not in repr(settings)
-    assert "temporal_api_key=<set>" in repr(settings)
+    assert "temporal_api_key=SecretStr('**********')" in repr(settings)
 
 
 def test_tls_false_keeps_an_api_key_on_a_plain_connection() -> None:
@@ -135,7 +136,7 @@ def test_codec_token_must_be_long_enough_and_is_never_shown() -> None:
         load_settings({"ESCALATIONS_CODEC_SERVER_TOKEN": "hunter2"})
     assert "hunter2" not in str(err.value)
     settings = load_settings({"ESCALATIONS_CODEC_SERVER_TOKEN": "a-long-enough-token-1234"})
-    assert settings.codec_server_token == "a-long-enough-token-1234"
+    assert settings.codec_server_token == SecretStr("a-long-enough-token-1234")
     assert "a-long-enough-token-1234" not in repr(settings)
 
 

@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
@@ -115,7 +116,7 @@ async def test_encrypted_payload_without_key_id_is_an_error() -> None:
 
 def test_keys_and_codec_never_show_key_material() -> None:
     codec = EncryptionCodec([OLD, NEW])
-    settings = Settings(encryption_keys=(OLD, NEW), codec_server_token="t" * 20)
+    settings = Settings(encryption_keys=(OLD, NEW), codec_server_token=SecretStr("t" * 20))
     for text in (repr(OLD), str(OLD), repr(codec), repr(settings), str(settings)):
         assert _b64(OLD) not in text
         assert _b64(NEW) not in text

@@ -14,6 +14,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from escalations.client.tickets import TicketClient
 from escalations.runtime import worker
@@ -38,7 +39,7 @@ async def test_a_ticket_is_one_trace_from_its_start_to_its_notices(
         temporal_address=dev_server.address,
         task_queue=f"tracing-{uuid.uuid4()}",
         policy_dir=e2e_policy_dir,
-        sendgrid_api_key="SG.tracing-test-key",
+        sendgrid_api_key=SecretStr("SG.tracing-test-key"),
         sendgrid_host=sendgrid.url,
         sendgrid_from="escalations@example.com",
         outbox_dir=tmp_path / "outbox",
