@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from activities.models import NotificationRequest, TicketSnapshot
+from tests.workflows.tickets import ticket_fields
 
 OPENED = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -14,18 +15,14 @@ OPENED = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 def make_request(**changes: Any) -> NotificationRequest:
     """A response-breached notice for ticket T-1042; ``changes`` may name request or ticket
     fields (``title=...`` changes the ticket, ``recipients=...`` the request)."""
-    ticket = TicketSnapshot(
+    fields = ticket_fields(
         ticket_id="T-1042",
-        title="Checkout down",
-        priority="P1",
-        team="payments",
         customer="Acme Corp",
         requester="ops@acme.example",
         affected_users=1200,
         critical_service=True,
-        state="open",
-        opened_at=OPENED,
     )
+    ticket = TicketSnapshot(**fields.model_dump(), state="open", opened_at=OPENED)
     request = NotificationRequest(
         idempotency_key=f"T-1042/response-breached/0/{uuid.uuid4()}",
         recipients=["lead@example.com", "manager@example.com"],

@@ -165,12 +165,13 @@ class Workers:
         )
         return env
 
-    async def start(self, address: str) -> WorkerProcess:
-        """Start a worker for ``address`` and wait until it polls."""
+    async def start(self, address: str, **settings: str) -> WorkerProcess:
+        """Start a worker for ``address`` (with ``settings`` added to its environment) and wait
+        until it polls."""
         number = len(self._started) + 1
         worker = WorkerProcess(
             f"worker #{number}",
-            self.environment(address),
+            {**self.environment(address), **settings},
             self._directory / f"worker-{number}.log",
         )
         self._started.append(worker)

@@ -23,6 +23,7 @@ from escalations.runtime.encryption import (
     generate_key,
     parse_key_file,
 )
+from tests.workflows.tickets import ticket_fields
 from workflows.ticket_messages import TicketInput
 
 OLD = EncryptionKey("2026-01", bytes(range(32)))
@@ -34,14 +35,10 @@ def _b64(key: EncryptionKey) -> str:
 
 
 def _ticket() -> TicketInput:
-    return TicketInput(
-        ticket_id="T-enc-1",
-        title="Payroll export leaks salaries",
-        priority="P1",
-        team="payments",
-        customer="Acme",
-        requester="carol@acme.example",
+    fields = ticket_fields(
+        ticket_id="T-enc-1", title="Payroll export leaks salaries", requester="carol@acme.example"
     )
+    return TicketInput(**fields.model_dump())
 
 
 async def test_round_trip_hides_the_plaintext() -> None:

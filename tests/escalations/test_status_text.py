@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from activities.models import TicketFields
 from escalations.cli.status_text import describe_status
 from policies.calendar import policy_calendars
 from policies.loader import load_named_policy
+from tests.workflows.tickets import ticket_fields
 from workflows.ticket_details import current_details
 from workflows.ticket_messages import TicketStatus, build_status
 from workflows.ticket_state import TicketState
@@ -20,13 +20,8 @@ SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 
 
 def p3_status_with_held_notice() -> TicketStatus:
-    fields = TicketFields(
-        ticket_id="T-9",
-        title="Invoice <b>blank</b> | broken",
-        priority="P3",
-        team="billing",
-        customer="Acme",
-        requester="buyer@acme.example",
+    fields = ticket_fields(
+        "P3", ticket_id="T-9", title="Invoice <b>blank</b> | broken", team="billing"
     )
     state = TicketState.open(fields, POLICY, SATURDAY, notice_key="run")
     due = state.due_levels(SATURDAY + timedelta(days=30), CALENDARS)[0]

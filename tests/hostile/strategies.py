@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from escalations.runtime.data_converter import data_converter, describe_validation_error
+from tests.workflows.tickets import ticket_fields
 from workflows import ticket_messages as messages
 from workflows.ticket_messages import TicketInput
 
@@ -34,15 +35,9 @@ def hostile_settings(max_examples: int) -> settings:
 
 
 VALID_TICKET: dict[str, Any] = {
-    "ticket_id": "T-1042",
-    "title": "Checkout down",
-    "priority": "P1",
-    "team": "payments",
-    "customer": "Acme",
-    "requester": "buyer@acme.example",
-    "assignee": "agent@example.com",
-    "affected_users": 3,
-    "critical_service": False,
+    **ticket_fields(
+        ticket_id="T-1042", assignee="agent@example.com", affected_users=3
+    ).model_dump(),
     "policy": "default",
 }
 

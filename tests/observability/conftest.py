@@ -28,17 +28,7 @@ class ObservedWorkers(Workers):
 
     async def start_with(self, address: str, **settings: str) -> WorkerProcess:
         """Start a worker for ``address`` with ``settings`` added to its environment."""
-        number = len(self._started) + 1
-        worker = WorkerProcess(
-            f"worker #{number}",
-            {**self.environment(address), **settings},
-            self._directory / f"worker-{number}.log",
-        )
-        self._started.append(worker)
-        self._logs.add(worker)
-        worker.start()
-        await worker.wait_ready()
-        return worker
+        return await self.start(address, **settings)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from activities.notifications import build_notification_activities
 from activities.policy_files import PolicyActivities
 from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
+from tests.workflows.tickets import ticket_fields
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (
     TicketInput,
@@ -48,16 +49,12 @@ class Harness:
 
     async def open(self, **overrides: Any) -> WorkflowHandle[TicketEscalation, TicketStatus]:
         """Open a P1 payments ticket under the default policy, with ``overrides``."""
-        fields: dict[str, Any] = {
-            "ticket_id": f"T-{uuid.uuid4().hex[:10]}",
-            "title": "Checkout down",
-            "priority": "P1",
-            "team": "payments",
-            "customer": "Acme",
-            "requester": "buyer@acme.example",
-            "assignee": "agent@example.com",
-        }
-        fields.update(overrides)
+        fields = (
+            ticket_fields(
+                ticket_id=f"T-{uuid.uuid4().hex[:10]}", assignee="agent@example.com"
+            ).model_dump()
+            | overrides
+        )
         ticket = TicketInput(**fields)
         handle = await self.env.client.start_workflow(
             TicketEscalation.run,

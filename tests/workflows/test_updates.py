@@ -10,6 +10,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from tests.workflows.conftest import Harness
+from tests.workflows.tickets import ticket_fields
 from workflows.ticket_escalation import TicketEscalation
 from workflows.ticket_messages import (
     AcknowledgeRequest,
@@ -182,15 +183,8 @@ async def test_malformed_update_json_is_rejected_with_the_field(harness: Harness
 
 
 async def test_policy_missing_fails_the_ticket_with_a_clear_error(harness: Harness) -> None:
-    ticket = TicketInput(
-        ticket_id="T-nopolicy-" + harness.task_queue[-8:],
-        title="x",
-        priority="P1",
-        team="t",
-        customer="c",
-        requester="r@example.com",
-        policy="no-such-policy",
-    )
+    fields = ticket_fields(ticket_id="T-nopolicy-" + harness.task_queue[-8:])
+    ticket = TicketInput(**fields.model_dump(), policy="no-such-policy")
     handle = await harness.env.client.start_workflow(
         TicketEscalation.run,
         ticket,
