@@ -1,10 +1,10 @@
-"""The benchmark's worker process: the production worker plus the floor's.
+"""The benchmark's worker process: the production worker plus the floors'.
 
 Run as ``python -m escalations.bench.worker`` by ``escalations bench`` with the usual
 environment (``TEMPORAL_ADDRESS``, ``ESCALATIONS_TASK_QUEUE``, ...) and
 ``ESCALATIONS_BENCH_FLOOR_QUEUE``. The ticket worker is built exactly as ``escalations worker``
-builds it, so what the benchmark measures is what production runs; the floor's worker gets the
-same options on its own task queue.
+builds it, so what the benchmark measures is what production runs; the floors' worker
+(``BenchFloor`` and ``BenchFloorTicket``) gets the same options on its own task queue.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
-from escalations.bench.floor import BenchFloor, bench_noop
+from escalations.bench.floor import BenchFloor, BenchFloorTicket, bench_noop
 from escalations.runtime import worker
 from escalations.runtime.config import load_settings
 from escalations.runtime.connection import connect
@@ -34,7 +34,7 @@ async def _run() -> None:
         floor = Worker(
             client,
             task_queue=os.environ["ESCALATIONS_BENCH_FLOOR_QUEUE"],
-            workflows=[BenchFloor],
+            workflows=[BenchFloor, BenchFloorTicket],
             activities=[bench_noop],
             activity_executor=executor,
             **worker.worker_tuning(settings),
