@@ -89,6 +89,12 @@ fell while paused or resolved) and a field condition is due at the update that m
 Old branch (no timeline in the state, even across continue-as-new): a late event is applied where
 the ticket stands, and repeats are placed as :func:`policies.ladder._legacy_next` does. Needed by
 the ``-v1`` to ``-v7`` histories."""
+ONE_PATCH_STEADY_TIMER = "one-patch-steady-timer"
+"""New branch: a run asks this one patch when it starts and takes the new branch of every patch
+above without asking (each patch asked costs a marker and a ``TemporalChangeVersion`` upsert in
+history), and its durable timer stays armed while updates leave the next threshold where it was.
+Old branch: each patch is asked where it applies, and every wake-up cancels the timer and starts
+a new one. Needed by the ``-v1`` to ``-v8`` histories."""
 INVALID_UPDATE = "InvalidUpdate"
 TICKET_OPENING = "TicketOpening"
 
@@ -126,6 +132,9 @@ class TicketEscalation:
         self._reporting = False
         self._published_outcome = ""
         self._metrics = TicketMetrics()
+        self._lean = False
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -141,10 +150,12 @@ class TicketEscalation:
                 type=INVALID_TICKET,
                 non_retryable=True,
             )
+        # Asked first, before anything else is asked or awaited (see ONE_PATCH_STEADY_TIMER).
+        self._lean = workflow.patched(ONE_PATCH_STEADY_TIMER)
         self._state = input.continued or await self._open(input)
         self._calendars = policy_calendars(self._state.policy)
         self._published = dict(self._current_search_values()) if input.continued else {}
-        self._reporting = workflow.patched(SLA_REPORTING)
+        self._reporting = self._patched(SLA_REPORTING)
         if input.continued:
             # The run before counted these breaches already.
             self._metrics.breaches(self._status(), count=False)
@@ -158,13 +169,15 @@ class TicketEscalation:
                     await workflow.wait_condition(
                         lambda: not self._deliveries and workflow.all_handlers_finished()
                     )
+                    self._disarm_timer()
                     workflow.continue_as_new(self._continued_input(input))
                 await self._sleep_until_next_change()
             await workflow.wait_condition(
                 lambda: not self._deliveries and workflow.all_handlers_finished()
             )
             self._publish()
-            if not workflow.patched(FEEDBACK_WINDOW) or not await self._feedback_window():
+            if not self._patched(FEEDBACK_WINDOW) or not await self._feedback_window():
+                self._disarm_timer()
                 return self._status()
 
     async def _feedback_window(self) -> bool:
@@ -187,10 +200,10 @@ class TicketEscalation:
     async def _open(self, input: TicketInput) -> TicketState:
         # Asked first, before anything is awaited: the marker then always lands in the ticket's
         # first workflow task, wherever the policy load's result lands.
-        in_at_order = workflow.patched(EVENTS_IN_AT_ORDER)
+        in_at_order = self._patched(EVENTS_IN_AT_ORDER)
         request = LoadPolicyRequest(name=input.policy)
         try:
-            if workflow.patched(LOCAL_POLICY_LOAD):
+            if self._patched(LOCAL_POLICY_LOAD):
                 # A local activity: the policy is still recorded in history (as a marker),
                 # but opening a ticket no longer sends an activity task through the server.
                 policy = await _load_policy_locally(request, f"load policy {input.policy}")
@@ -253,6 +266,10 @@ class TicketEscalation:
         """Until an update changes the ticket, or ``until`` comes (a durable timer named
         ``summary`` in the Web UI)."""
         self._changed = False
+        if self._lean:
+            self._arm_timer(until, summary)
+            await workflow.wait_condition(lambda: self._changed or self._timer_fired())
+            return
         if until is None:
             await workflow.wait_condition(lambda: self._changed)
             return
@@ -262,6 +279,31 @@ class TicketEscalation:
                 timeout=max(until - workflow.now(), timedelta(milliseconds=1)),
                 timeout_summary=summary,
             )
+
+    def _arm_timer(self, until: datetime | None, summary: str) -> None:
+        # Most updates leave the next threshold where it was (a reassignment, a reply that
+        # starts no clock, feedback): the armed timer then stays, where cancelling it and
+        # starting another would cost two history events and a billable timer each time.
+        if until is not None and until == self._timer_at and not self._timer_fired():
+            return
+        self._disarm_timer()
+        if until is not None:
+            wait = max(until - workflow.now(), timedelta(milliseconds=1))
+            self._timer = asyncio.create_task(workflow.sleep(wait, summary=summary))
+            self._timer_at = until
+
+    def _timer_fired(self) -> bool:
+        return self._timer is not None and self._timer.done()
+
+    def _disarm_timer(self) -> None:
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
+
+    def _patched(self, patch_id: str) -> bool:
+        # A run that took ONE_PATCH_STEADY_TIMER is newer than every older patch: their new
+        # branches hold without asking (asking would record a marker for each).
+        return self._lean or workflow.patched(patch_id)
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -396,7 +438,7 @@ class TicketEscalation:
             extra=self._log_extra(request.level),
         )
         state.record_delivery(index, delivery)
-        if workflow.patched(DELIVERY_DOES_NOT_WAKE):
+        if self._patched(DELIVERY_DOES_NOT_WAKE):
             # A delivery's outcome changes no deadline: refresh what the Web UI shows, without
             # waking the main loop (which would cancel and restart its timer for nothing).
             self._show(current_details(self._status()))

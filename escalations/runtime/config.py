@@ -82,6 +82,7 @@ ENVIRONMENT = {
     "delivery_ledger": "ESCALATIONS_DELIVERY_LEDGER",
     "sticky_queue_timeout": "ESCALATIONS_STICKY_QUEUE_TIMEOUT",
     "register_search_attributes": "ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES",
+    "workflow_sandbox": "ESCALATIONS_WORKFLOW_SANDBOX",
     "max_workflow_tasks": "ESCALATIONS_MAX_WORKFLOW_TASKS",
     "max_cached_workflows": "ESCALATIONS_MAX_CACHED_WORKFLOWS",
     "codec_server_token": "ESCALATIONS_CODEC_SERVER_TOKEN",
@@ -124,6 +125,7 @@ class Settings:
     delivery_ledger: Path | None = Path(".data/deliveries.sqlite3")
     sticky_queue_timeout: timedelta = timedelta(seconds=10)
     register_search_attributes: bool = True
+    workflow_sandbox: bool = False
     max_workflow_tasks: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     max_cached_workflows: int = 1_000
     encryption_keys: KeyRing = ()
@@ -171,7 +173,7 @@ class Settings:
             raise ValueError(f"{_variable(info)}={value!r}: use a number of seconds above 0")
         return timedelta(seconds=seconds)
 
-    @field_validator("register_search_attributes", mode="before")
+    @field_validator("register_search_attributes", "workflow_sandbox", mode="before")
     @classmethod
     def _flag(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, bool):

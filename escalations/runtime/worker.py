@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notifications import build_notification_activities
@@ -96,19 +96,37 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
       core keep tasks short and lose no throughput: Python runs one at a time anyway.
     - A bounded workflow cache: sleeping tickets beyond it are evicted and replayed on their
       next wake, so worker memory stays flat however many tickets sleep.
-    - The sandbox passes every module through: it still rejects non-deterministic calls, but
-      does not re-import (and recompile) the workflow's modules for every ticket it replays.
+    - Workflow code runs outside the SDK's sandbox (see :func:`workflow_runner`).
     """
     return {
         "max_concurrent_workflow_tasks": settings.max_workflow_tasks,
         "max_cached_workflows": settings.max_cached_workflows,
-        "workflow_runner": SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-        ),
+        "workflow_runner": workflow_runner(settings),
         "max_concurrent_activities": ACTIVITY_THREADS,
         "sticky_queue_schedule_to_start_timeout": settings.sticky_queue_timeout,
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
     }
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """How workflow code runs: outside the sandbox unless ``ESCALATIONS_WORKFLOW_SANDBOX`` is on.
+
+    The sandbox guards determinism at run time (it refuses the clock, files, randomness) at a
+    cost on every workflow task: each ticket gets a fresh module namespace, and every call and
+    payload crosses its proxies (BENCHMARKS.md: about a third of the worker's CPU per ticket).
+    Production runs without it; determinism is kept by what runs before a release instead:
+    the workflow tests (tests/workflows) run their workers inside the sandbox, a test refuses
+    nondeterministic imports and calls in the workflow modules
+    (tests/workflows/test_determinism_imports.py), and the recorded histories replay under
+    both runners (tests/replay).
+    """
+    if settings.workflow_sandbox:
+        # Every module passes through: the sandbox still refuses nondeterministic calls, but
+        # does not re-import (and recompile) the workflow's modules for every ticket.
+        return SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        )
+    return UnsandboxedWorkflowRunner()
 
 
 async def run_worker(

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, TypeAdapter, ValidationError
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from escalations.runtime.config import ConfigError, Settings, load_settings
+from escalations.runtime.worker import workflow_runner
 
 SENDGRID_KEY = "SG.model-test-sendgrid-key"
 TEMPORAL_KEY = "model-test-temporal-key"
@@ -54,6 +57,7 @@ def test_every_setting_from_its_variable(tmp_path: Path) -> None:
             "ESCALATIONS_DELIVERY_LEDGER": "off",
             "ESCALATIONS_STICKY_QUEUE_TIMEOUT": "2.5",
             "ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES": "No",
+            "ESCALATIONS_WORKFLOW_SANDBOX": "yes",
             "ESCALATIONS_MAX_WORKFLOW_TASKS": "3",
             "ESCALATIONS_MAX_CACHED_WORKFLOWS": " 50 ",
             "ESCALATIONS_LOG_FORMAT": "JSON",
@@ -69,6 +73,7 @@ def test_every_setting_from_its_variable(tmp_path: Path) -> None:
     assert settings.delivery_ledger is None
     assert settings.sticky_queue_timeout == timedelta(seconds=2.5)
     assert settings.register_search_attributes is False
+    assert settings.workflow_sandbox is True
     assert (settings.max_workflow_tasks, settings.max_cached_workflows) == (3, 50)
     assert settings.log_format == "json"
     assert settings.sendgrid_api_key == SecretStr(SENDGRID_KEY)
@@ -119,6 +124,7 @@ def test_a_secret_given_as_text_becomes_a_secret() -> None:
         ("ESCALATIONS_STICKY_QUEUE_TIMEOUT", "-3", "='-3': use a number of seconds above 0"),
         ("ESCALATIONS_STICKY_QUEUE_TIMEOUT", "nan", "='nan': use a number of seconds above 0"),
         ("ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES", "maybe", "='maybe': use true or false"),
+        ("ESCALATIONS_WORKFLOW_SANDBOX", "sometimes", "='sometimes': use true or false"),
         ("ESCALATIONS_MAX_WORKFLOW_TASKS", "0", "='0' is not a whole number of at least 1"),
         ("ESCALATIONS_MAX_WORKFLOW_TASKS", "2.5", "='2.5' is not a whole number of at least 1"),
         ("ESCALATIONS_MAX_CACHED_WORKFLOWS", "many", "='many' is not a whole number of at least 1"),
@@ -152,3 +158,9 @@ def test_a_short_codec_token_is_never_quoted() -> None:
     assert "hunter2" not in str(raised.value)
     assert "hunter2" not in repr(raised.value)
     assert raised.value.__cause__ is None
+
+
+def test_workflows_run_outside_the_sandbox_unless_it_is_turned_on() -> None:
+    assert isinstance(workflow_runner(load_settings({})), UnsandboxedWorkflowRunner)
+    sandboxed = workflow_runner(load_settings({"ESCALATIONS_WORKFLOW_SANDBOX": "true"}))
+    assert isinstance(sandboxed, SandboxedWorkflowRunner)

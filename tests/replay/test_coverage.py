@@ -133,14 +133,23 @@ def _takes_update(name: str) -> Callable[[list[Event]], bool]:
     return takes
 
 
-def reports_events_late(events: list[Event]) -> bool:
-    """The ticket took the timeline rules (patch ``events-in-at-order``) and an update that
-    reported its event late (with ``at``)."""
-    marked = any(
+def _patched(events: list[Event], *patch_ids: str) -> bool:
+    """A patch marker of one of ``patch_ids`` is in the history."""
+    return any(
         _type(event) == "MARKER_RECORDED"
-        and "events-in-at-order" in _decoded(_attributes(event)["details"].get("patch-data", {}))
+        and any(
+            patch_id in _decoded(_attributes(event)["details"].get("patch-data", {}))
+            for patch_id in patch_ids
+        )
         for event in events
     )
+
+
+def reports_events_late(events: list[Event]) -> bool:
+    """The ticket took the timeline rules (patch ``events-in-at-order``, or
+    ``one-patch-steady-timer`` that implies it) and an update that reported its event late
+    (with ``at``)."""
+    marked = _patched(events, "events-in-at-order", "one-patch-steady-timer")
     return marked and any(
         _type(event) == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
         and re.search(
@@ -148,6 +157,27 @@ def reports_events_late(events: list[Event]) -> bool:
         )
         for event in events
     )
+
+
+def keeps_its_timer_across_an_update(events: list[Event]) -> bool:
+    """The ticket took patch ``one-patch-steady-timer``, and a timer started before an update
+    fired after it (the update left the next threshold where it was)."""
+    if not _patched(events, "one-patch-steady-timer"):
+        return False
+    started_before_update: set[str] = set()
+    pending: set[str] = set()
+    for event in events:
+        kind = _type(event)
+        if kind == "TIMER_STARTED":
+            pending.add(event["eventId"])
+        elif kind == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+            started_before_update |= pending
+        elif kind in ("TIMER_FIRED", "TIMER_CANCELED"):
+            started = _attributes(event)["startedEventId"]
+            pending.discard(started)
+            if kind == "TIMER_FIRED" and started in started_before_update:
+                return True
+    return False
 
 
 def _decoded(args: dict[str, Any]) -> str:
@@ -159,6 +189,7 @@ def _decoded(args: dict[str, Any]) -> str:
 
 BEHAVIOURS: dict[str, Callable[[list[Event]], bool]] = {
     "events reported late": reports_events_late,
+    "timer kept across an update": keeps_its_timer_across_an_update,
     "continue-as-new": continues_as_new,
     "continued run": starts_continued,
     "notice rejected for good": rejects_a_notice,
