@@ -7,9 +7,18 @@ Run from the repository root::
 
 It starts a private dev server (every search attribute of ``ALL_KEYS`` registered; in memory, or
 with ``--data-dir`` on a SQLite file that a later run reuses without seeding again),
-seeds ``--tickets`` closed tickets with known outcomes, then times each phase of a report
-separately: reading the outcomes from visibility (:func:`reports.visibility.read_outcomes`),
-:func:`reports.figures.build_report`, and each renderer.
+seeds ``--tickets`` closed tickets with known outcomes, then times three reports of them end
+to end, each phase separately (reading the outcomes, :func:`reports.figures.report_of_facts`, each
+renderer):
+
+- without the cache, everything from visibility (:func:`reports.visibility.read_outcomes`, as
+  ``escalations report --no-cache``; left out with ``--no-live``);
+- the first read with an empty cache file (:func:`reports.cached_read.read_facts_cached`),
+  which lists every closed ticket and stores it;
+- the same report repeated, which lists only running tickets and recent closes and reads the
+  closed ones from the file.
+
+The three reports must come out the same, or the run fails.
 
 Seeding does not run the real ticket workflow, whose clocks, timers and notices would take many
 hours for 100,000 tickets: a one-line workflow registered under the name ``TicketEscalation``
@@ -51,11 +60,15 @@ from escalations.dev import start_dev_server
 from escalations.runtime.data_converter import data_converter
 from policies.loader import default_policy_dir, load_named_policy
 from policies.model import ClockName, Policy
-from reports.figures import build_report
+from reports.cached_read import CachedReadSummary, read_facts_cached
+from reports.figures import Report, report_of_facts
+from reports.gc_pause import paused_gc
+from reports.outcome_cache import OutcomeCache
 from reports.render_csv import render_csv
 from reports.render_html import render_html
 from reports.render_json import render_json
 from reports.render_text import render_text
+from reports.ticket_facts import TicketFacts
 from reports.visibility import PAGE_SIZE, ReadSummary, TicketFilter, read_outcomes
 from workflows import search_attributes as sa
 from workflows.ticket_outcome import OUTCOME_MEMO, ClockOutcome, Pause, Span, TicketOutcome
@@ -239,28 +252,51 @@ async def seed_outcomes(
 
 
 @dataclass
-class BenchResult:
-    """The figures of one run (seconds unless named otherwise)."""
+class ReportTimes:
+    """One report end to end (seconds): reading the outcomes, the figures, every renderer."""
 
-    tickets: int
-    pages: int
-    page_size: int
-    seed_seconds: float
     read_seconds: float
     build_seconds: float
     render_seconds: dict[str, float]
-    output_bytes: dict[str, int]
     total_seconds: float
     tickets_per_second: float
+    pages: int
+    """Visibility pages listed."""
+    from_cache: int = 0
+    """Closed tickets read from the cache file instead."""
+
+
+@dataclass
+class BenchResult:
+    """The figures of one run: a report without the cache (``live``, as ``--no-cache``), the
+    first with an empty cache (``cold``) and a repeated one (``warm``)."""
+
+    tickets: int
+    page_size: int
+    seed_seconds: float
+    reports: dict[str, ReportTimes]
+    output_bytes: dict[str, int]
+    cache_bytes: int
     peak_rss_mb: float
     groups: int
     machine: dict[str, Any] = field(default_factory=dict)
+
+
+REPORTS = {
+    "live": "no cache (--no-cache)",
+    "cold": "first read (empty cache)",
+    "warm": "repeated read (warm cache)",
+}
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _peak_rss_mb() -> float:
@@ -276,17 +312,17 @@ async def run(
     address: str | None = None,
     data_dir: Path | None = None,
     close: bool = True,
+    live: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> BenchResult:
-    """Seed ``tickets`` tickets on a private dev server (or ``address``) and time a report.
+    """Seed ``tickets`` tickets on a private dev server (or ``address``) and time reports.
 
     With ``data_dir`` the private server keeps its database there, and tickets that an earlier
     run already seeded into it are not seeded again: seeding 100,000 takes far longer than
     reading them, so a measurement can be repeated (or an interrupted seeding resumed).
+    Without ``live`` the report without cache is not measured.
     """
     policy = load_named_policy(default_policy_dir(), "default")
-    rng = random.Random(6)
-    outcomes = [make_outcome(i, rng, policy) for i in range(tickets)]
     with tempfile.TemporaryDirectory(prefix="report-bench-") as scratch:
         server = None
         if address is None:
@@ -300,16 +336,37 @@ async def run(
         try:
             client = await Client.connect(address, data_converter=data_converter)
             seeded = await _settled_count(client, _selection(), at_least=0)
-            # Seeding runs through a shared cursor, so everything below ``seeded - concurrency``
-            # started before any interruption; the rest is started again, duplicates refused.
-            todo = outcomes[max(0, seeded - concurrency) :]
-            log(f"{seeded:,} tickets already there; seeding {len(todo):,} on {address} ...")
-            seed = await seed_outcomes(client, todo, concurrency=concurrency, close=close)
-            log(f"seeded in {seed:.1f} s ({len(todo) / max(seed, 1e-9):,.0f}/s)")
-            return await _measure(client, tickets, seed, page_size, policy, log)
+            seed = await _seed_rest(client, tickets, seeded, policy, concurrency, close, log)
+            return await _measure(
+                client, tickets, seed, page_size, policy, Path(scratch) / "cache.sqlite3", live, log
+            )
         finally:
             if server is not None:
                 await server.stop()
+
+
+async def _seed_rest(
+    client: Client,
+    tickets: int,
+    seeded: int,
+    policy: Policy,
+    concurrency: int,
+    close: bool,
+    log: Callable[[str], None],
+) -> float:
+    """Seed what is not there yet; the seconds it took."""
+    if seeded >= tickets:
+        log(f"{seeded:,} tickets already there")
+        return 0.0
+    rng = random.Random(6)
+    outcomes = [make_outcome(i, rng, policy) for i in range(tickets)]
+    # Seeding runs through a shared cursor, so everything below ``seeded - concurrency``
+    # started before any interruption; the rest is started again, duplicates refused.
+    todo = outcomes[max(0, seeded - concurrency) :]
+    log(f"{seeded:,} tickets already there; seeding {len(todo):,} ...")
+    seconds = await seed_outcomes(client, todo, concurrency=concurrency, close=close)
+    log(f"seeded in {seconds:.1f} s ({len(todo) / max(seconds, 1e-9):,.0f}/s)")
+    return seconds
 
 
 def _selection() -> TicketFilter:
@@ -328,27 +385,21 @@ async def _settled_count(client: Client, selection: TicketFilter, *, at_least: i
     return count
 
 
-async def _measure(
-    client: Client,
+async def _report(
+    read: Callable[[], Awaitable[tuple[list[TicketFacts], ReadSummary]]],
     tickets: int,
-    seed: float,
-    page_size: int,
     policy: Policy,
-    log: Callable[[str], None],
-) -> BenchResult:
+) -> tuple[Report, ReportTimes, dict[str, int]]:
+    """One report end to end: ``read``, the figures, every renderer; timed."""
     selection = _selection()
-    # Measure a report of settled data, as a report of yesterday's tickets would read.
-    await _settled_count(client, selection, at_least=tickets)
-    summary = ReadSummary()
     began = time.perf_counter()
-    read = await read_outcomes(client, selection, summary=summary, page_size=page_size)
+    facts, summary = await read()
     read_seconds = time.perf_counter() - began
-    if len(read) != tickets:
-        raise RuntimeError(f"read {len(read)} outcomes of {tickets} seeded")
-    log(f"read {len(read):,} outcomes in {read_seconds:.2f} s")
+    if len(facts) != tickets:
+        raise RuntimeError(f"read {len(facts)} outcomes of {tickets} seeded")
     began = time.perf_counter()
-    report = build_report(
-        read,
+    report = report_of_facts(
+        facts,
         group_by="team",
         policies={policy.name: policy},
         now=datetime.now(UTC),
@@ -363,19 +414,67 @@ async def _measure(
         sizes[name] = len(render(report).encode())
         render_seconds[name] = time.perf_counter() - began
     total = read_seconds + build_seconds + sum(render_seconds.values())
-    return BenchResult(
-        tickets=tickets,
-        pages=summary.pages,
-        page_size=page_size,
-        seed_seconds=seed,
+    times = ReportTimes(
         read_seconds=read_seconds,
         build_seconds=build_seconds,
         render_seconds=render_seconds,
-        output_bytes=sizes,
         total_seconds=total,
         tickets_per_second=tickets / total,
+        pages=summary.pages,
+        from_cache=summary.from_cache if isinstance(summary, CachedReadSummary) else 0,
+    )
+    return report, times, sizes
+
+
+async def _measure(
+    client: Client,
+    tickets: int,
+    seed: float,
+    page_size: int,
+    policy: Policy,
+    cache_path: Path,
+    live: bool,
+    log: Callable[[str], None],
+) -> BenchResult:
+    selection = _selection()
+    # Measure a report of settled data, as a report of yesterday's tickets would read.
+    await _settled_count(client, selection, at_least=tickets)
+
+    async def read_live() -> tuple[list[TicketFacts], ReadSummary]:
+        # As escalations report --no-cache: every outcome from visibility, then its facts.
+        summary = ReadSummary()
+        read = await read_outcomes(client, selection, summary=summary, page_size=page_size)
+        with paused_gc():
+            return [TicketFacts.of(outcome) for outcome in read], summary
+
+    async def read_cached() -> tuple[list[TicketFacts], ReadSummary]:
+        summary = CachedReadSummary()
+        with OutcomeCache.open(cache_path) as cache:
+            read = await read_facts_cached(
+                client, selection, cache, summary=summary, page_size=page_size
+            )
+        return read, summary
+
+    reports: dict[str, ReportTimes] = {}
+    figures: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for name, read in (("live", read_live), ("cold", read_cached), ("warm", read_cached)):
+        if name == "live" and not live:
+            continue
+        report, reports[name], sizes = await _report(read, tickets, policy)
+        log(f"{REPORTS[name]}: {reports[name].total_seconds:.2f} s end to end")
+        figures[name] = report.model_dump_json(exclude={"generated_at"})
+    if len(set(figures.values())) != 1:
+        raise RuntimeError(f"the reports differ: {', '.join(figures)} are not all the same")
+    return BenchResult(
+        tickets=tickets,
+        page_size=page_size,
+        seed_seconds=seed,
+        reports=reports,
+        output_bytes=sizes,
+        cache_bytes=_file_size(cache_path),
         peak_rss_mb=_peak_rss_mb(),
-        groups=len(report.groups),
+        groups=len(json.loads(figures["warm"])["groups"]),
         machine={
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -387,19 +486,23 @@ async def _measure(
 def render(result: BenchResult) -> str:
     """The figures as a short text table."""
     lines = [
-        f"Report benchmark: {result.tickets:,} tickets, {result.pages} pages of up to "
-        f"{result.page_size}, python {result.machine['python']}, "
-        f"{result.machine['cpu_count']} CPUs",
-        f"seed (not part of a report)   {result.seed_seconds:8.2f} s",
-        f"read_outcomes                 {result.read_seconds:8.2f} s",
-        f"build_report (group by team)  {result.build_seconds:8.2f} s",
-        *(
-            f"render {name:<22} {seconds:8.3f} s  ({result.output_bytes[name]:,} bytes)"
-            for name, seconds in result.render_seconds.items()
-        ),
-        f"report end to end             {result.total_seconds:8.2f} s  "
-        f"({result.tickets_per_second:,.0f} tickets/s)",
-        f"peak RSS                      {result.peak_rss_mb:8.0f} MB",
+        f"Report benchmark: {result.tickets:,} tickets, pages of up to {result.page_size}, "
+        f"python {result.machine['python']}, {result.machine['cpu_count']} CPUs",
+        f"seed (not part of a report)  {result.seed_seconds:8.2f} s",
+        f"{'':28} {'read':>8} {'build':>8} {'render':>8} {'end to end':>11} {'pages':>6} "
+        f"{'from cache':>10}",
+    ]
+    for name, times in result.reports.items():
+        lines.append(
+            f"{REPORTS[name]:<28} {times.read_seconds:8.2f} {times.build_seconds:8.2f} "
+            f"{sum(times.render_seconds.values()):8.3f} {times.total_seconds:9.2f} s "
+            f"{times.pages:6} {times.from_cache:10,}"
+        )
+    lines += [
+        "output bytes                 "
+        + ", ".join(f"{name} {size:,}" for name, size in result.output_bytes.items()),
+        f"cache file                   {result.cache_bytes / 2**20:8.1f} MB",
+        f"peak RSS                     {result.peak_rss_mb:8.0f} MB",
     ]
     return "\n".join(lines)
 
@@ -421,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="seed faster: leave the stand-in tickets open instead of closing them",
     )
+    parser.add_argument(
+        "--no-live",
+        action="store_true",
+        help="measure only the cached reports, not the one without cache",
+    )
     parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.concurrency < 1 or args.page_size < 1:
@@ -434,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             address=args.address,
             data_dir=args.data_dir,
             close=not args.open_tickets,
+            live=not args.no_live,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
     )

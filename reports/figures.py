@@ -11,19 +11,42 @@ terminal table, JSON, CSV and HTML always agree. Definitions of every figure:
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from policies.model import ClockName, Objective, Policy
+from reports.gc_pause import paused_gc
+from reports.report_model import (
+    GROUP_BY,
+    Attainment,
+    Bottleneck,
+    Bottlenecks,
+    Csat,
+    GroupBy,
+    GroupFigures,
+    Histogram,
+    PauseExample,
+    Pauses,
+    Report,
+    TimelinePoint,
+)
 from reports.stats import Distribution
+from reports.ticket_facts import CLOCKS, ClockFacts, PauseFacts, TicketFacts
 from workflows.ticket_outcome import TicketOutcome
 
-GroupBy = Literal["priority", "team", "customer", "policy", "level"]
-GROUP_BY: tuple[GroupBy, ...] = ("priority", "team", "customer", "policy", "level")
+__all__ = [
+    "DEFAULT_LONG_PAUSE",
+    "GROUP_BY",
+    "NO_LEVEL",
+    "GroupBy",
+    "Report",
+    "build_report",
+    "report_of_facts",
+]
+
 NO_LEVEL = "(none)"
 """The ``level`` group of tickets on which no level fired, so every ticket is in some group."""
 TOTAL = "total"
@@ -37,258 +60,220 @@ HISTOGRAM_TOP = 200
 """First-response histogram: bins of 10% of the target up to 200%, then one open bin."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Attainment(_Model):
-    """One objective measured on a group's tickets.
-
-    ``measured`` counts the tickets of the objective's policy and priority whose clock stopped;
-    ``met`` those that stopped within target. ``error_budget_left`` is
-    ``1 - missed / (error_budget * measured)``: 1 with no miss, 0 when the misses use exactly the
-    budget, negative beyond it.
-    """
-
-    policy: str
-    key: str
-    priority: str
-    clock: ClockName
-    objective: float
-    measured: int
-    met: int
-    missed: int
-    attainment: float | None
-    allowed_misses: float
-    error_budget_left: float | None
-
-
-class Pauses(_Model):
-    """Time a group's tickets spent paused (wall clock, as the workflow recorded it)."""
-
-    tickets: int
-    total_seconds: float
-    mean_seconds: float | None
-    """Mean over all of the group's tickets, paused or not."""
-
-
-class Csat(_Model):
-    """Customer satisfaction (1-5) of a group's tickets."""
-
-    responses: int
-    mean: float | None
-    response_rate: float | None
-    """Resolved tickets with a score / resolved tickets."""
-
-
-class GroupFigures(_Model):
-    """Every figure of one group (or of all tickets: ``group`` is ``total``)."""
-
-    group: str
-    opened: int
-    resolved: int
-    reopened: int
-    first_response: Distribution
-    resolution: Distribution
-    attainment: list[Attainment]
-    breaches: dict[str, int]
-    escalations: dict[str, int]
-    paused: Pauses
-    csat: Csat
-
-
-class Bottleneck(_Model):
-    """A team, priority or level, ranked by the breaches of its tickets."""
-
-    name: str
-    tickets: int
-    breaches: int
-    """Clock breaches: first response, resolution and every late next reply."""
-    breached_tickets: int
-    breach_rate: float
-    escalations: int
-    breaches_by_clock: dict[str, int]
-
-
-class PauseExample(_Model):
-    """One pause worth a look."""
-
-    ticket_id: str
-    team: str
-    priority: str
-    start: datetime
-    seconds: float
-    reason: str
-    after_customer_reply: bool
-
-
-class Bottlenecks(_Model):
-    """Where the helpdesk breaches most, and pause patterns to review."""
-
-    teams: list[Bottleneck]
-    priorities: list[Bottleneck]
-    levels: list[Bottleneck]
-    long_pause_seconds: float
-    paused_after_customer_reply: int
-    long_pauses: int
-    after_customer_reply_examples: list[PauseExample]
-    long_pause_examples: list[PauseExample]
-
-
-class TimelinePoint(_Model):
-    """Attainment of one objective among the tickets opened in one day or week."""
-
-    start: date
-    policy: str
-    key: str
-    objective: float
-    measured: int
-    met: int
-    attainment: float | None
-
-
-class Histogram(_Model):
-    """First-response times of one priority as a share of each ticket's own target.
-
-    ``counts[i]`` covers ``[edges[i], edges[i+1])`` percent; the last bin is open-ended. A time
-    at exactly 100% is a breach (the clock breaches on reaching its target), so the bins below
-    100 are the tickets answered within target.
-    """
-
-    priority: str
-    edges: list[int]
-    counts: list[int]
-    target_seconds: float | None
-    """The target, when all of the priority's tickets had the same one."""
-
-
-class Report(_Model):
-    """The whole report: JSON-serialisable with ``model_dump_json``."""
-
-    generated_at: datetime
-    range_from: datetime
-    range_to: datetime
-    group_by: GroupBy
-    groups: list[GroupFigures]
-    total: GroupFigures
-    bottlenecks: Bottlenecks
-    timeline_unit: Literal["day", "week"]
-    timeline: list[TimelinePoint]
-    histograms: list[Histogram]
-    unknown_policies: list[str]
-    """Policies named by tickets but not given (their tickets count everywhere but in SLOs)."""
-
-
 def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def _stopped_seconds(outcomes: Iterable[TicketOutcome], clock: ClockName) -> list[float]:
-    values = []
-    for outcome in outcomes:
-        found = outcome.clocks.get(clock)
-        if found is not None and found.stopped_at is not None:
-            values.append(found.business_seconds)
-    return values
+Ident = tuple[str, str]
+"""An objective as figures name it: (policy, objective key)."""
+_CLOCKS = tuple(clock.value for clock in ClockName)
+"""Breaches are tallied per clock in this order (the order of every ``breaches`` dict)."""
+_BREACHED_BIN = 100 // HISTOGRAM_STEP
+"""The first histogram bin of breached clocks (100% of the target and beyond)."""
+_EDGES = list(range(0, HISTOGRAM_TOP + HISTOGRAM_STEP, HISTOGRAM_STEP))
 
 
-def _objectives(
-    outcome: TicketOutcome, policies: Mapping[str, Policy]
-) -> Iterable[tuple[str, Objective]]:
-    policy = policies.get(outcome.policy)
-    if policy is None:
-        return ()
-    return (
-        (policy.name, o) for o in policy.service_levels.objectives if o.priority == outcome.priority
+class _Objectives:
+    """The objectives of each (policy, priority) in ``policies``, looked up once each."""
+
+    def __init__(self, policies: Mapping[str, Policy]) -> None:
+        self.policies = policies
+        self._found: dict[tuple[str, str], list[tuple[Ident, int]]] = {}
+        self.by_ident: dict[Ident, Objective] = {}
+
+    def of(self, policy_name: str, priority: str) -> list[tuple[Ident, int]]:
+        """(ident, index of its clock in :data:`CLOCKS`) of each objective of the policy for
+        ``priority``."""
+        found = self._found.get((policy_name, priority))
+        if found is None:
+            found = []
+            policy = self.policies.get(policy_name)
+            if policy is not None:
+                for objective in policy.service_levels.objectives:
+                    if objective.priority == priority:
+                        ident = (policy.name, objective.key)
+                        self.by_ident[ident] = objective
+                        found.append((ident, CLOCKS.index(objective.clock)))
+            self._found[(policy_name, priority)] = found
+        return found
+
+
+class _Tally:
+    """Running sums of one group's figures, one ticket at a time."""
+
+    __slots__ = (
+        "answered",
+        "breaches",
+        "escalations",
+        "first",
+        "met",
+        "opened",
+        "paused",
+        "reopened",
+        "resolution",
+        "resolved",
+        "scores",
     )
 
+    def __init__(self) -> None:
+        self.opened = self.resolved = self.reopened = self.answered = 0
+        self.breaches = [0, 0, 0]
+        self.escalations: dict[str, int] = {}
+        self.scores: list[int] = []
+        self.paused: list[float] = []
+        self.first: list[float] = []
+        self.resolution: list[float] = []
+        self.met: dict[Ident, list[int]] = {}
 
-def _attainment(
-    outcomes: Sequence[TicketOutcome], policies: Mapping[str, Policy]
-) -> list[Attainment]:
-    counts: dict[tuple[str, str], list[int]] = {}
-    objectives: dict[tuple[str, str], Objective] = {}
-    for outcome in outcomes:
-        for policy, objective in _objectives(outcome, policies):
-            within = outcome.met(objective.clock)
-            if within is None:
-                continue
-            ident = (policy, objective.key)
-            objectives[ident] = objective
-            tally = counts.setdefault(ident, [0, 0])
+    def add(self, ticket: _Ticket) -> None:
+        """Count one ticket in."""
+        facts = ticket.facts
+        self.opened += 1
+        breaches = self.breaches
+        b = ticket.breaches
+        breaches[0] += b[0]
+        breaches[1] += b[1]
+        breaches[2] += b[2]
+        if facts.escalations:
+            escalations = self.escalations
+            for level, count in facts.escalations.items():
+                escalations[level] = escalations.get(level, 0) + count
+        if facts.resolved:
+            self.resolved += 1
+            self.answered += facts.csat is not None
+        if facts.csat is not None:
+            self.scores.append(facts.csat)
+        if facts.reopened:
+            self.reopened += 1
+        self.paused.append(facts.paused_seconds)
+        if ticket.first_response is not None:
+            self.first.append(ticket.first_response)
+        if ticket.resolution is not None:
+            self.resolution.append(ticket.resolution)
+        for ident, within in ticket.met:
+            tally = self.met.get(ident)
+            if tally is None:
+                tally = self.met[ident] = [0, 0]
             tally[0] += 1
             tally[1] += within
-    rows = []
-    for ident in sorted(counts):
-        objective = objectives[ident]
-        measured, met = counts[ident]
+
+    def merge(self, other: _Tally) -> None:
+        """Add ``other``'s tickets (none of them counted here already)."""
+        self.opened += other.opened
+        self.resolved += other.resolved
+        self.reopened += other.reopened
+        self.answered += other.answered
+        self.breaches = [a + b for a, b in zip(self.breaches, other.breaches, strict=True)]
+        for level, count in other.escalations.items():
+            self.escalations[level] = self.escalations.get(level, 0) + count
+        self.scores += other.scores
+        self.paused += other.paused
+        self.first += other.first
+        self.resolution += other.resolution
+        for ident, (measured, met) in other.met.items():
+            tally = self.met.setdefault(ident, [0, 0])
+            tally[0] += measured
+            tally[1] += met
+
+    def figures(self, group: str, objectives: _Objectives) -> GroupFigures:
+        """The group's figures. Every sum of floats is exact (``math.fsum``) and every
+        distribution sorts its values, so no figure depends on the order tickets came in."""
+        paused_total = math.fsum(self.paused)
+        return GroupFigures(
+            group=group,
+            opened=self.opened,
+            resolved=self.resolved,
+            reopened=self.reopened,
+            first_response=Distribution.of(self.first),
+            resolution=Distribution.of(self.resolution),
+            attainment=[self._attainment(i, objectives.by_ident[i]) for i in sorted(self.met)],
+            breaches=dict(zip(_CLOCKS, self.breaches, strict=True)),
+            escalations=dict(sorted(self.escalations.items())),
+            paused=Pauses(
+                tickets=sum(1 for p in self.paused if p > 0),
+                total_seconds=paused_total,
+                mean_seconds=_ratio(paused_total, len(self.paused)),
+            ),
+            csat=Csat(
+                responses=len(self.scores),
+                mean=_ratio(sum(self.scores), len(self.scores)),
+                response_rate=_ratio(self.answered, self.resolved),
+            ),
+        )
+
+    def _attainment(self, ident: Ident, objective: Objective) -> Attainment:
+        measured, met = self.met[ident]
         missed = measured - met
         allowed = objective.error_budget * measured
-        rows.append(
-            Attainment(
-                policy=ident[0],
-                key=objective.key,
-                priority=objective.priority,
-                clock=objective.clock,
-                objective=objective.objective,
-                measured=measured,
-                met=met,
-                missed=missed,
-                attainment=_ratio(met, measured),
-                allowed_misses=allowed,
-                error_budget_left=None if not measured else 1 - missed / allowed,
-            )
+        return Attainment(
+            policy=ident[0],
+            key=objective.key,
+            priority=objective.priority,
+            clock=objective.clock,
+            objective=objective.objective,
+            measured=measured,
+            met=met,
+            missed=missed,
+            attainment=_ratio(met, measured),
+            allowed_misses=allowed,
+            error_budget_left=None if not measured else 1 - missed / allowed,
         )
+
+
+class _Breaches:
+    """Running sums of one bottleneck (a team, priority or level)."""
+
+    __slots__ = ("breached", "by_clock", "escalations", "tickets")
+
+    def __init__(self) -> None:
+        self.tickets = self.breached = self.escalations = 0
+        self.by_clock = [0, 0, 0]
+
+    def add(self, breaches: tuple[int, int, int], escalations: int) -> None:
+        """Count one ticket in, with the escalations that count for this bottleneck."""
+        self.tickets += 1
+        by_clock = self.by_clock
+        by_clock[0] += breaches[0]
+        by_clock[1] += breaches[1]
+        by_clock[2] += breaches[2]
+        self.breached += any(breaches)
+        self.escalations += escalations
+
+    def row(self, name: str) -> Bottleneck:
+        """The bottleneck's figures."""
+        return Bottleneck(
+            name=name,
+            tickets=self.tickets,
+            breaches=sum(self.by_clock),
+            breached_tickets=self.breached,
+            breach_rate=self.breached / self.tickets,
+            escalations=self.escalations,
+            breaches_by_clock=dict(zip(_CLOCKS, self.by_clock, strict=True)),
+        )
+
+
+def _ranked(bottlenecks: dict[str, _Breaches]) -> list[Bottleneck]:
+    rows = [b.row(name) for name, b in bottlenecks.items()]
+    rows.sort(key=lambda r: (-r.breaches, -r.breach_rate, r.name))
     return rows
 
 
-def _breaches(outcome: TicketOutcome) -> dict[str, int]:
-    first = outcome.clocks.get(ClockName.FIRST_RESPONSE)
-    resolution = outcome.clocks.get(ClockName.RESOLUTION)
-    return {
-        ClockName.FIRST_RESPONSE.value: int(first is not None and first.breached),
-        ClockName.RESOLUTION.value: int(resolution is not None and resolution.breached),
-        ClockName.NEXT_REPLY.value: outcome.next_reply_breaches,
-    }
+@dataclass(slots=True)
+class _Ticket:
+    """What the tallies need of one ticket beyond its facts, worked out once per report."""
+
+    facts: TicketFacts
+    breaches: tuple[int, int, int]
+    """Per clock, in :data:`_CLOCKS` order: 0 or 1, and for next reply the late replies."""
+    first_response: float | None
+    """Business seconds of the first-response clock, if it stopped; resolution likewise."""
+    resolution: float | None
+    met: list[tuple[Ident, bool]]
+    """Each objective of the ticket's policy and priority whose clock stopped: within target?"""
 
 
-def figures(
-    group: str, outcomes: Sequence[TicketOutcome], policies: Mapping[str, Policy]
-) -> GroupFigures:
-    """Every figure of one group of tickets."""
-    breaches: Counter[str] = Counter({clock.value: 0 for clock in ClockName})
-    escalations: Counter[str] = Counter()
-    for outcome in outcomes:
-        breaches.update(_breaches(outcome))
-        escalations.update(outcome.escalations)
-    resolved = [o for o in outcomes if o.resolved]
-    scores = [o.csat for o in outcomes if o.csat is not None]
-    paused = [o.paused_seconds for o in outcomes]
-    return GroupFigures(
-        group=group,
-        opened=len(outcomes),
-        resolved=len(resolved),
-        reopened=sum(1 for o in outcomes if o.reopens),
-        first_response=Distribution.of(_stopped_seconds(outcomes, ClockName.FIRST_RESPONSE)),
-        resolution=Distribution.of(_stopped_seconds(outcomes, ClockName.RESOLUTION)),
-        attainment=_attainment(outcomes, policies),
-        breaches=dict(breaches),
-        escalations=dict(sorted(escalations.items())),
-        paused=Pauses(
-            tickets=sum(1 for p in paused if p > 0),
-            total_seconds=math.fsum(paused),
-            mean_seconds=_ratio(math.fsum(paused), len(paused)),
-        ),
-        csat=Csat(
-            responses=len(scores),
-            mean=_ratio(sum(scores), len(scores)),
-            response_rate=_ratio(sum(1 for o in resolved if o.csat is not None), len(resolved)),
-        ),
-    )
-
-
-def group_keys(outcome: TicketOutcome, group_by: GroupBy) -> list[str]:
-    """The groups ``outcome`` belongs to: one, or for ``level`` every level that fired."""
+def group_keys(outcome: TicketOutcome | TicketFacts, group_by: GroupBy) -> list[str]:
+    """The groups a ticket belongs to: one, or for ``level`` every level that fired."""
     if group_by == "level":
         fired = sorted(level for level, count in outcome.escalations.items() if count > 0)
         return fired or [NO_LEVEL]
@@ -296,130 +281,186 @@ def group_keys(outcome: TicketOutcome, group_by: GroupBy) -> list[str]:
     return [value]
 
 
-def _bottlenecks(outcomes: Sequence[TicketOutcome], by: GroupBy) -> list[Bottleneck]:
-    members: dict[str, list[TicketOutcome]] = defaultdict(list)
-    for outcome in outcomes:
-        for key in group_keys(outcome, by):
-            if key != NO_LEVEL:
-                members[key].append(outcome)
-    rows = []
-    for name, tickets in members.items():
-        by_clock: Counter[str] = Counter({clock.value: 0 for clock in ClockName})
-        breached = 0
-        for outcome in tickets:
-            counts = _breaches(outcome)
-            by_clock.update(counts)
-            breached += any(counts.values())
-        fired = sum(
-            o.escalations.get(name, 0) if by == "level" else sum(o.escalations.values())
-            for o in tickets
-        )
-        rows.append(
-            Bottleneck(
-                name=name,
-                tickets=len(tickets),
-                breaches=sum(by_clock.values()),
-                breached_tickets=breached,
-                breach_rate=breached / len(tickets),
-                escalations=fired,
-                breaches_by_clock=dict(by_clock),
-            )
-        )
-    rows.sort(key=lambda r: (-r.breaches, -r.breach_rate, r.name))
-    return rows
-
-
-def _pause_patterns(
-    outcomes: Sequence[TicketOutcome], long_pause: timedelta
-) -> tuple[list[PauseExample], list[PauseExample]]:
-    after_reply, long = [], []
-    for outcome in outcomes:
-        for pause in outcome.pauses:
-            # A pause still open counts until the outcome was written, as paused_seconds does.
-            end = pause.end if pause.end is not None else outcome.as_of
-            example = PauseExample(
-                ticket_id=outcome.ticket_id,
-                team=outcome.team,
-                priority=outcome.priority,
-                start=pause.start,
-                seconds=max(0.0, (end - pause.start).total_seconds()),
-                reason=pause.reason,
-                after_customer_reply=pause.after_customer_reply,
-            )
-            if pause.after_customer_reply:
-                after_reply.append(example)
-            if example.seconds >= long_pause.total_seconds():
-                long.append(example)
-    return after_reply, long
+def _pause_example(facts: TicketFacts, pause: PauseFacts) -> PauseExample:
+    return PauseExample(
+        ticket_id=facts.ticket_id,
+        team=facts.team,
+        priority=facts.priority,
+        start=pause.start,
+        seconds=pause.seconds,
+        reason=pause.reason,
+        after_customer_reply=pause.after_customer_reply,
+    )
 
 
 def _longest(examples: list[PauseExample]) -> list[PauseExample]:
     return sorted(examples, key=lambda e: (-e.seconds, e.ticket_id, e.start))[:PAUSE_EXAMPLES]
 
 
-def _bucket(moment: datetime, unit: Literal["day", "week"]) -> date:
-    day = moment.astimezone(UTC).date()
+def _bucket(opened_day: int, unit: Literal["day", "week"]) -> date:
+    day = date.fromordinal(opened_day)
     return day - timedelta(days=day.weekday()) if unit == "week" else day
 
 
-def _timeline(
-    outcomes: Sequence[TicketOutcome],
-    policies: Mapping[str, Policy],
-    unit: Literal["day", "week"],
-) -> list[TimelinePoint]:
-    counts: dict[tuple[date, str, str], list[int]] = {}
-    objectives: dict[tuple[str, str], Objective] = {}
-    for outcome in outcomes:
-        start = _bucket(outcome.opened_at, unit)
-        for policy, objective in _objectives(outcome, policies):
-            within = outcome.met(objective.clock)
-            if within is None:
-                continue
-            objectives[(policy, objective.key)] = objective
-            tally = counts.setdefault((start, policy, objective.key), [0, 0])
-            tally[0] += 1
-            tally[1] += within
-    return [
-        TimelinePoint(
-            start=start,
-            policy=policy,
-            key=key,
-            objective=objectives[(policy, key)].objective,
-            measured=measured,
+def _histogram_bin(clock: ClockFacts) -> int:
+    share = clock.business_seconds / clock.target_seconds * 100
+    # Breached means business time >= target, so a share of exactly 100% (or a float a hair
+    # below it) must land in a breached bin: go by the flag at the boundary.
+    index = min(int(share // HISTOGRAM_STEP), len(_EDGES) - 1)
+    return max(index, _BREACHED_BIN) if clock.breached else min(index, _BREACHED_BIN - 1)
+
+
+class _Pass:
+    """Every figure of a report, gathered in one pass over the outcomes.
+
+    A report of 100,000 tickets is mostly this loop, so each outcome is read once: its breaches,
+    stopped times and objectives worked out once, then counted into its groups, the total, its
+    team, priority and levels, the timeline, the histogram and the pause lists.
+    """
+
+    def __init__(
+        self,
+        group_by: GroupBy,
+        policies: Mapping[str, Policy],
+        unit: Literal["day", "week"],
+        long_pause: timedelta,
+    ) -> None:
+        self.group_by, self.unit = group_by, unit
+        self.long_pause = long_pause.total_seconds()
+        self.objectives = _Objectives(policies)
+        self.groups: dict[str, _Tally] = defaultdict(_Tally)
+        self.total = _Tally()
+        self.teams: dict[str, _Breaches] = defaultdict(_Breaches)
+        self.priorities: dict[str, _Breaches] = defaultdict(_Breaches)
+        self.levels: dict[str, _Breaches] = defaultdict(_Breaches)
+        self.timeline: dict[tuple[date, str, str], list[int]] = {}
+        self.histograms: dict[str, list[int]] = {}
+        self.targets: dict[str, set[float]] = defaultdict(set)
+        self.after_reply: list[PauseExample] = []
+        self.long: list[PauseExample] = []
+        self.policies: set[str] = set()
+        self._buckets: dict[int, date] = {}
+
+    def add(self, facts: TicketFacts) -> None:
+        """Count one ticket in everywhere it belongs."""
+        clocks = facts.clocks
+        first, resolution = clocks[0], clocks[1]
+        met = []
+        for ident, index in self.objectives.of(facts.policy, facts.priority):
+            clock = clocks[index]
+            if clock is not None and clock.stopped:
+                met.append((ident, not clock.breached))
+        first_stopped = first is not None and first.stopped
+        ticket = _Ticket(
+            facts=facts,
+            breaches=(
+                int(first is not None and first.breached),
+                int(resolution is not None and resolution.breached),
+                facts.next_reply_breaches,
+            ),
+            first_response=first.business_seconds if first is not None and first_stopped else None,
+            resolution=(
+                resolution.business_seconds
+                if resolution is not None and resolution.stopped
+                else None
+            ),
             met=met,
-            attainment=met / measured,
         )
-        for (start, policy, key), (measured, met) in sorted(counts.items())
-    ]
-
-
-def _histograms(outcomes: Sequence[TicketOutcome]) -> list[Histogram]:
-    edges = list(range(0, HISTOGRAM_TOP + HISTOGRAM_STEP, HISTOGRAM_STEP))
-    counts: dict[str, list[int]] = {}
-    targets: dict[str, set[float]] = defaultdict(set)
-    for outcome in outcomes:
-        clock = outcome.clocks.get(ClockName.FIRST_RESPONSE)
-        if clock is None or clock.stopped_at is None or clock.target_seconds <= 0:
-            continue
-        share = clock.business_seconds / clock.target_seconds * 100
-        # Breached means business time >= target, so a share of exactly 100% (or a float a
-        # hair below it) must land in a breached bin: go by the flag at the boundary.
-        index = min(int(share // HISTOGRAM_STEP), len(edges) - 1)
-        if clock.breached:
-            index = max(index, 100 // HISTOGRAM_STEP)
+        levels = group_keys(facts, "level")
+        if self.group_by == "level":
+            for level in levels:
+                self.groups[level].add(ticket)
+            # A ticket is in several level groups: the total counts it once, on its own.
+            self.total.add(ticket)
         else:
-            index = min(index, 100 // HISTOGRAM_STEP - 1)
-        counts.setdefault(outcome.priority, [0] * len(edges))[index] += 1
-        targets[outcome.priority].add(clock.target_seconds)
-    return [
-        Histogram(
-            priority=priority,
-            edges=edges,
-            counts=counts[priority],
-            target_seconds=next(iter(targets[priority])) if len(targets[priority]) == 1 else None,
+            # Every ticket is in exactly one group: the total is their sum (see report()).
+            self.groups[getattr(facts, self.group_by)].add(ticket)
+        self._bottlenecks(ticket, levels)
+        if met:
+            start = self._buckets.get(facts.opened_day)
+            if start is None:
+                start = self._buckets[facts.opened_day] = _bucket(facts.opened_day, self.unit)
+            for (policy, key), within in met:
+                tally = self.timeline.setdefault((start, policy, key), [0, 0])
+                tally[0] += 1
+                tally[1] += within
+        if first is not None and first_stopped and first.target_seconds > 0:
+            counts = self.histograms.get(facts.priority)
+            if counts is None:
+                counts = self.histograms[facts.priority] = [0] * len(_EDGES)
+            counts[_histogram_bin(first)] += 1
+            self.targets[facts.priority].add(first.target_seconds)
+        for pause in facts.pauses:
+            if pause.after_customer_reply:
+                self.after_reply.append(_pause_example(facts, pause))
+            if pause.seconds >= self.long_pause:
+                self.long.append(_pause_example(facts, pause))
+        self.policies.add(facts.policy)
+
+    def _bottlenecks(self, ticket: _Ticket, levels: list[str]) -> None:
+        facts, breaches = ticket.facts, ticket.breaches
+        fired = sum(facts.escalations.values())
+        # A team or priority literally named like the no-level group is left out too.
+        if facts.team != NO_LEVEL:
+            self.teams[facts.team].add(breaches, fired)
+        if facts.priority != NO_LEVEL:
+            self.priorities[facts.priority].add(breaches, fired)
+        for level in levels:
+            if level != NO_LEVEL:
+                self.levels[level].add(breaches, facts.escalations.get(level, 0))
+
+    def report(self, now: datetime, range: tuple[datetime, datetime]) -> Report:
+        """The report of every ticket added."""
+        if self.group_by != "level":
+            for name in sorted(self.groups):
+                self.total.merge(self.groups[name])
+        return Report(
+            generated_at=now,
+            range_from=range[0],
+            range_to=range[1],
+            group_by=self.group_by,
+            groups=[
+                self.groups[name].figures(name, self.objectives) for name in sorted(self.groups)
+            ],
+            total=self.total.figures(TOTAL, self.objectives),
+            bottlenecks=Bottlenecks(
+                teams=_ranked(self.teams),
+                priorities=_ranked(self.priorities),
+                levels=_ranked(self.levels),
+                long_pause_seconds=self.long_pause,
+                paused_after_customer_reply=len(self.after_reply),
+                long_pauses=len(self.long),
+                after_customer_reply_examples=_longest(self.after_reply),
+                long_pause_examples=_longest(self.long),
+            ),
+            timeline_unit=self.unit,
+            timeline=[
+                TimelinePoint(
+                    start=start,
+                    policy=policy,
+                    key=key,
+                    objective=self.objectives.by_ident[(policy, key)].objective,
+                    measured=measured,
+                    met=met,
+                    attainment=met / measured,
+                )
+                for (start, policy, key), (measured, met) in sorted(self.timeline.items())
+            ],
+            histograms=[
+                Histogram(
+                    priority=priority,
+                    edges=_EDGES,
+                    counts=self.histograms[priority],
+                    target_seconds=(
+                        next(iter(self.targets[priority]))
+                        if len(self.targets[priority]) == 1
+                        else None
+                    ),
+                )
+                for priority in sorted(self.histograms)
+            ],
+            unknown_policies=sorted(self.policies - set(self.objectives.policies)),
         )
-        for priority in sorted(counts)
-    ]
 
 
 def build_report(
@@ -442,33 +483,30 @@ def build_report(
         range: The opened-at range the outcomes were selected by, ``[from, to)``.
         long_pause: Pauses at least this long are listed as long pauses.
     """
+    with paused_gc():
+        facts = [TicketFacts.of(outcome) for outcome in outcomes]
+    return report_of_facts(
+        facts, group_by=group_by, policies=policies, now=now, range=range, long_pause=long_pause
+    )
+
+
+def report_of_facts(
+    facts: Sequence[TicketFacts],
+    *,
+    group_by: GroupBy,
+    policies: Mapping[str, Policy],
+    now: datetime,
+    range: tuple[datetime, datetime],  # shadows the builtin: the name callers know it by
+    long_pause: timedelta = DEFAULT_LONG_PAUSE,
+) -> Report:
+    """:func:`build_report` of tickets given by their facts (as the cache of closed tickets
+    holds them): the same figures from the same values. Arguments as :func:`build_report`."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by {group_by!r}: use one of {', '.join(GROUP_BY)}")
-    members: dict[str, list[TicketOutcome]] = defaultdict(list)
-    for outcome in outcomes:
-        for key in group_keys(outcome, group_by):
-            members[key].append(outcome)
-    after_reply, long = _pause_patterns(outcomes, long_pause)
     unit: Literal["day", "week"] = "day" if range[1] - range[0] <= DAILY_UP_TO else "week"
-    return Report(
-        generated_at=now,
-        range_from=range[0],
-        range_to=range[1],
-        group_by=group_by,
-        groups=[figures(name, members[name], policies) for name in sorted(members)],
-        total=figures(TOTAL, outcomes, policies),
-        bottlenecks=Bottlenecks(
-            teams=_bottlenecks(outcomes, "team"),
-            priorities=_bottlenecks(outcomes, "priority"),
-            levels=_bottlenecks(outcomes, "level"),
-            long_pause_seconds=long_pause.total_seconds(),
-            paused_after_customer_reply=len(after_reply),
-            long_pauses=len(long),
-            after_customer_reply_examples=_longest(after_reply),
-            long_pause_examples=_longest(long),
-        ),
-        timeline_unit=unit,
-        timeline=_timeline(outcomes, policies, unit),
-        histograms=_histograms(outcomes),
-        unknown_policies=sorted({o.policy for o in outcomes} - set(policies)),
-    )
+    gathered = _Pass(group_by, policies, unit, long_pause)
+    # The pass allocates a few objects per ticket and frees none: see gc_pause.
+    with paused_gc():
+        for fact in facts:
+            gathered.add(fact)
+        return gathered.report(now, range)

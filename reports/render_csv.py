@@ -11,7 +11,7 @@ import csv
 import io
 from typing import Any
 
-from reports.figures import GroupFigures, Report
+from reports.report_model import GroupFigures, Report
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from reports.figures import (
+from reports.render_text import duration, number, percent
+from reports.report_model import (
     Bottleneck,
     GroupFigures,
     Histogram,
@@ -19,7 +20,6 @@ from reports.figures import (
     Report,
     TimelinePoint,
 )
-from reports.render_text import duration, number, percent
 
 GOOD, BAD, NEUTRAL, LINE = "#2e7d32", "#c62828", "#546e7a", "#1565c0"
 CLOCK_COLOURS = {"first_response": "#ef6c00", "resolution": "#c62828", "next_reply": "#6a1b9a"}

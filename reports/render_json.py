@@ -7,7 +7,7 @@ state them).
 
 from __future__ import annotations
 
-from reports.figures import Report
+from reports.report_model import Report
 
 
 def render_json(report: Report) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reports.figures import Bottleneck, GroupFigures, PauseExample, Report
+from reports.report_model import Bottleneck, GroupFigures, PauseExample, Report
 
 TOP = 5
 """Bottleneck rows shown per kind; the JSON, CSV and HTML outputs have all of them."""

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import (
     ListWorkflowExecutionsRequest,
     ListWorkflowExecutionsResponse,
 )
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 
+from reports.gc_pause import paused_gc
 from workflows.ticket_outcome import OUTCOME_MEMO, TicketOutcome
 
 WORKFLOW_TYPE = "TicketEscalation"
@@ -36,7 +39,8 @@ Progress = Callable[[int, int | None], None]
 """Called after each page with (tickets read so far, total expected or None)."""
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as a visibility query writes a time: UTC, microseconds, ``Z``."""
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no time zone; give one (or Z for UTC)")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -63,7 +67,7 @@ class TicketFilter:
     policies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if _rfc3339(self.opened_from) >= _rfc3339(self.opened_to):
+        if rfc3339(self.opened_from) >= rfc3339(self.opened_to):
             raise ValueError(
                 f"the range is empty: {self.opened_from.isoformat()} is not before "
                 f"{self.opened_to.isoformat()}"
@@ -88,8 +92,8 @@ class TicketFilter:
             # A ticket that continued as new lists one closed run per hand-over: its newest run
             # holds the outcome.
             "ExecutionStatus != 'ContinuedAsNew'",
-            f"OpenedAt >= '{_rfc3339(self.opened_from)}'",
-            f"OpenedAt < '{_rfc3339(self.opened_to)}'",
+            f"OpenedAt >= '{rfc3339(self.opened_from)}'",
+            f"OpenedAt < '{rfc3339(self.opened_to)}'",
         ]
         for name, values in (
             ("Priority", self.priorities),
@@ -110,6 +114,93 @@ class ReadSummary:
     listed: int = 0
     without_outcome: int = 0
     pages: int = 0
+
+
+def outcome_payloads(page: ListWorkflowExecutionsResponse) -> list[Payload]:
+    """The ``sla_outcome`` memo of each execution on ``page`` that has one (still encoded)."""
+    return [e.memo.fields[OUTCOME_MEMO] for e in page.executions if OUTCOME_MEMO in e.memo.fields]
+
+
+async def decode_outcomes(
+    codec: PayloadCodec | None, payloads: Sequence[Payload]
+) -> list[TicketOutcome]:
+    """``payloads`` (``sla_outcome`` memos as visibility returns them) as outcomes, in order.
+
+    They go through the client's payload codec (``client.data_converter.payload_codec``), so
+    encrypted memos read too.
+
+    Raises:
+        KeyError: a memo is in an encoding this process cannot read (encrypted, and no payload
+            codec with the keys); its message names the encoding, as the SDK's own does.
+    """
+    decoded = list(payloads) if codec is None else await codec.decode(payloads)
+    outcomes = []
+    # Validating thousands of outcomes allocates millions of small objects, none in a cycle,
+    # which the cyclic collector would otherwise walk again and again (see gc_pause).
+    with paused_gc():
+        for payload in decoded:
+            encoding = payload.metadata.get("encoding", b"json/plain")
+            if encoding != b"json/plain":
+                # Ciphertext would otherwise surface as a JSON validation error.
+                raise KeyError(f"unknown payload encoding {encoding.decode(errors='replace')}")
+            outcomes.append(TicketOutcome.model_validate_json(payload.data))
+    return outcomes
+
+
+def keep_latest(outcomes: Iterable[TicketOutcome]) -> list[TicketOutcome]:
+    """One outcome per ticket id: the one written last (``as_of``; on a tie the later one).
+
+    The same id twice happens only if a ticket was opened again after its workflow closed.
+    """
+    latest: dict[str, TicketOutcome] = {}
+    for outcome in outcomes:
+        earlier = latest.get(outcome.ticket_id)
+        if earlier is None or outcome.as_of >= earlier.as_of:
+            latest[outcome.ticket_id] = outcome
+    return list(latest.values())
+
+
+async def list_pages(
+    client: Client, query: str, page_size: int = PAGE_SIZE
+) -> AsyncIterator[ListWorkflowExecutionsResponse]:
+    """Every page of ``query``, the next one requested while the caller handles the current."""
+
+    def fetch(token: bytes) -> asyncio.Task[ListWorkflowExecutionsResponse]:
+        request = ListWorkflowExecutionsRequest(
+            namespace=client.namespace, query=query, page_size=page_size, next_page_token=token
+        )
+        # retry=True: the SDK backs off and retries transient refusals (RESOURCE_EXHAUSTED
+        # when the server's persistence rate limit is reached), as its own list calls do.
+        return asyncio.ensure_future(
+            client.workflow_service.list_workflow_executions(request, retry=True)
+        )
+
+    pending: asyncio.Task[ListWorkflowExecutionsResponse] | None = fetch(b"")
+    try:
+        while pending is not None:
+            page = await pending
+            pending = fetch(page.next_page_token) if page.next_page_token else None
+            yield page
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+async def in_slices(
+    selection: TicketFilter,
+    read: Callable[[TicketFilter], Awaitable[None]],
+    *,
+    slices: int = SLICES,
+    at_once: int = SLICES_AT_ONCE,
+) -> None:
+    """``read`` each of ``selection`` cut into ``slices`` spans, ``at_once`` at a time."""
+    gate = asyncio.Semaphore(max(at_once, 1))
+
+    async def read_in_turn(part: TicketFilter) -> None:
+        async with gate:
+            await read(part)
+
+    await asyncio.gather(*(read_in_turn(part) for part in selection.split(slices)))
 
 
 async def read_outcomes(
@@ -144,59 +235,21 @@ async def read_outcomes(
     if progress is not None:
         total = (await client.count_workflows(selection.query())).count
         progress(0, total)
-    latest: dict[str, TicketOutcome] = {}
+    read: list[TicketOutcome] = []
     seen = ReadSummary()
 
     async def read_slice(part: TicketFilter) -> None:
-        codec = client.data_converter.payload_codec
-        query = part.query()
-
-        def fetch(token: bytes) -> asyncio.Task[ListWorkflowExecutionsResponse]:
-            request = ListWorkflowExecutionsRequest(
-                namespace=client.namespace, query=query, page_size=page_size, next_page_token=token
-            )
-            # retry=True: the SDK backs off and retries transient refusals (RESOURCE_EXHAUSTED
-            # when the server's persistence rate limit is reached), as its own list calls do.
-            return asyncio.ensure_future(
-                client.workflow_service.list_workflow_executions(request, retry=True)
-            )
-
-        pending: asyncio.Task[ListWorkflowExecutionsResponse] | None = fetch(b"")
-        while pending is not None:
-            page = await pending
-            pending = fetch(page.next_page_token) if page.next_page_token else None
-            payloads = [
-                e.memo.fields[OUTCOME_MEMO]
-                for e in page.executions
-                if OUTCOME_MEMO in e.memo.fields
-            ]
+        async for page in list_pages(client, part.query(), page_size):
+            payloads = outcome_payloads(page)
             seen.pages += 1
             seen.listed += len(page.executions)
             seen.without_outcome += len(page.executions) - len(payloads)
-            if codec is not None:
-                payloads = await codec.decode(payloads)
-            for payload in payloads:
-                encoding = payload.metadata.get("encoding", b"json/plain")
-                if encoding != b"json/plain":
-                    # Ciphertext would otherwise surface as a JSON validation error.
-                    raise KeyError(f"unknown payload encoding {encoding.decode(errors='replace')}")
-                outcome = TicketOutcome.model_validate_json(payload.data)
-                # The same id twice only if a ticket was opened again after it closed: keep
-                # the newer one.
-                earlier = latest.get(outcome.ticket_id)
-                if earlier is None or outcome.as_of >= earlier.as_of:
-                    latest[outcome.ticket_id] = outcome
+            read.extend(await decode_outcomes(client.data_converter.payload_codec, payloads))
             if progress is not None:
                 progress(seen.listed, total)
 
-    gate = asyncio.Semaphore(max(at_once, 1))
-
-    async def read_in_turn(part: TicketFilter) -> None:
-        async with gate:
-            await read_slice(part)
-
-    await asyncio.gather(*(read_in_turn(part) for part in selection.split(slices)))
+    await in_slices(selection, read_slice, slices=slices, at_once=at_once)
     if summary is not None:
         summary.listed, summary.without_outcome = seen.listed, seen.without_outcome
         summary.pages = seen.pages
-    return list(latest.values())
+    return keep_latest(read)

@@ -1,9 +1,10 @@
 """``escalations report``: SLA figures of the tickets opened in a time range.
 
 Reads every matching ticket's outcome from Temporal's visibility store (one request per page of
-1,000, never one per ticket; see :mod:`reports.visibility`), loads the policies they name for
-their objectives, and prints the report as a table, JSON, CSV or an HTML page. Figures and
-options: ``docs/reporting.md``.
+1,000, never one per ticket; see :mod:`reports.visibility`), closed tickets' from a local cache
+once it holds them (:mod:`reports.cached_read`; ``--no-cache`` reads everything live), loads the
+policies they name for their objectives, and prints the report as a table, JSON, CSV or an HTML
+page. Figures and options: ``docs/reporting.md``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from escalations.runtime.connection import connect
 from policies.durations import parse_duration
 from policies.loader import PolicyError, load_named_policy
 from policies.model import Policy
-from reports.figures import DEFAULT_LONG_PAUSE, GROUP_BY, Report, build_report
+from reports.cached_read import CachedReadSummary, read_facts_cached
+from reports.figures import DEFAULT_LONG_PAUSE, GROUP_BY, Report, report_of_facts
+from reports.gc_pause import paused_gc
+from reports.outcome_cache import CacheError, OutcomeCache, default_path
 from reports.render_csv import render_csv
 from reports.render_html import render_html
 from reports.render_json import render_json
 from reports.render_text import render_text
+from reports.ticket_facts import TicketFacts
 from reports.visibility import PAGE_SIZE, ReadSummary, TicketFilter, read_outcomes
-from workflows.ticket_outcome import TicketOutcome
 
 DEFAULT_RANGE = timedelta(days=28)
 RENDERERS: dict[str, Callable[[Report], str]] = {
@@ -130,6 +134,20 @@ def add_report_command(commands: Any) -> None:
         metavar="DURATION",
         help="pauses at least this long are listed (24h)",
     )
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="keep closed tickets' outcomes in this file, so a repeated report reads only what "
+        "changed (default: $XDG_CACHE_HOME/escalations/report-outcomes.sqlite3)",
+    )
+    cache.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every ticket from Temporal, and neither read nor write the cache",
+    )
     p.set_defaults(handler=run_report)
 
 
@@ -168,15 +186,46 @@ def load_policies(directory: Path, names: Iterable[str]) -> tuple[dict[str, Poli
     return policies, warnings
 
 
-async def _read(
+async def _read_live(
     settings: Settings, selection: TicketFilter, progress: _Progress | None
-) -> tuple[list[TicketOutcome], ReadSummary]:
+) -> tuple[list[TicketFacts], ReadSummary]:
     client = await connect(settings)
     summary = ReadSummary()
     outcomes = await read_outcomes(
         client, selection, progress=progress, summary=summary, page_size=PAGE_SIZE
     )
-    return outcomes, summary
+    with paused_gc():
+        return [TicketFacts.of(outcome) for outcome in outcomes], summary
+
+
+async def _read_cached(
+    settings: Settings, selection: TicketFilter, progress: _Progress | None, cache: Path
+) -> tuple[list[TicketFacts], ReadSummary]:
+    summary = CachedReadSummary()
+    # Opened first: a file that is not a cache is refused before anything goes over the network.
+    with OutcomeCache.open(cache) as store:
+        client = await connect(settings)
+        facts = await read_facts_cached(
+            client, selection, store, progress=progress, summary=summary, page_size=PAGE_SIZE
+        )
+    return facts, summary
+
+
+def _read(
+    settings: Settings, selection: TicketFilter, progress: _Progress | None, cache: Path | None
+) -> tuple[list[TicketFacts], ReadSummary]:
+    """What a report reads of each ticket ``selection`` matches: all live without ``cache``,
+    else closed tickets' from it."""
+    try:
+        if cache is None:
+            return asyncio.run(_read_live(settings, selection, progress))
+        return asyncio.run(_read_cached(settings, selection, progress, cache))
+    finally:
+        if progress is not None:
+            progress.finish()
+        # Only the facts are left by now, one small object per ticket: this collection walks
+        # them quickly (100,000 outcomes would take it over a second).
+        release_clients()
 
 
 def _selection(args: argparse.Namespace, now: datetime) -> TicketFilter:
@@ -229,8 +278,12 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     settings = load_settings()
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    cache = None if args.no_cache else args.cache or default_path()
     try:
-        outcomes, summary = asyncio.run(_read(settings, selection, progress))
+        outcomes, summary = _read(settings, selection, progress, cache)
+    except CacheError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
     except RuntimeError as err:
         if "connect" not in str(err):
             raise
@@ -249,10 +302,6 @@ def run_report(args: argparse.Namespace) -> int:
             raise
         print(f"{PROG}: {reason}", file=sys.stderr)
         return 1
-    finally:
-        if progress is not None:
-            progress.finish()
-        release_clients()
     policies, warnings = load_policies(settings.policy_dir, (o.policy for o in outcomes))
     if summary.without_outcome:
         warnings.append(
@@ -261,7 +310,7 @@ def run_report(args: argparse.Namespace) -> int:
         )
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
-    report = build_report(
+    report = report_of_facts(
         outcomes,
         group_by=args.group_by,
         policies=policies,
