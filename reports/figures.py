@@ -6,35 +6,32 @@ a :class:`Report`: the same figures per group and for all tickets, the bottlenec
 series the HTML charts draw. Renderers (``reports/render_*.py``) only format a Report, so the
 terminal table, JSON, CSV and HTML always agree. Definitions of every figure:
 ``docs/reporting.md``.
+
+Every figure comes from each ticket's :class:`~reports.ticket_facts.TicketFacts`, gathered in
+one pass (:class:`_Pass`, counting into :mod:`reports.tallies`); :func:`report_of_facts` takes
+facts directly, as the cache of closed tickets holds them.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from policies.model import ClockName, Objective, Policy
+from policies.model import Policy
 from reports.gc_pause import paused_gc
 from reports.report_model import (
     GROUP_BY,
-    Attainment,
-    Bottleneck,
     Bottlenecks,
-    Csat,
     GroupBy,
-    GroupFigures,
     Histogram,
     PauseExample,
-    Pauses,
     Report,
     TimelinePoint,
 )
-from reports.stats import Distribution
-from reports.ticket_facts import CLOCKS, ClockFacts, PauseFacts, TicketFacts
+from reports.tallies import Breaches, Objectives, Tally, Ticket, ranked
+from reports.ticket_facts import ClockFacts, PauseFacts, TicketFacts
 from workflows.ticket_outcome import TicketOutcome
 
 __all__ = [
@@ -60,216 +57,9 @@ HISTOGRAM_TOP = 200
 """First-response histogram: bins of 10% of the target up to 200%, then one open bin."""
 
 
-def _ratio(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
-
-
-Ident = tuple[str, str]
-"""An objective as figures name it: (policy, objective key)."""
-_CLOCKS = tuple(clock.value for clock in ClockName)
-"""Breaches are tallied per clock in this order (the order of every ``breaches`` dict)."""
 _BREACHED_BIN = 100 // HISTOGRAM_STEP
 """The first histogram bin of breached clocks (100% of the target and beyond)."""
 _EDGES = list(range(0, HISTOGRAM_TOP + HISTOGRAM_STEP, HISTOGRAM_STEP))
-
-
-class _Objectives:
-    """The objectives of each (policy, priority) in ``policies``, looked up once each."""
-
-    def __init__(self, policies: Mapping[str, Policy]) -> None:
-        self.policies = policies
-        self._found: dict[tuple[str, str], list[tuple[Ident, int]]] = {}
-        self.by_ident: dict[Ident, Objective] = {}
-
-    def of(self, policy_name: str, priority: str) -> list[tuple[Ident, int]]:
-        """(ident, index of its clock in :data:`CLOCKS`) of each objective of the policy for
-        ``priority``."""
-        found = self._found.get((policy_name, priority))
-        if found is None:
-            found = []
-            policy = self.policies.get(policy_name)
-            if policy is not None:
-                for objective in policy.service_levels.objectives:
-                    if objective.priority == priority:
-                        ident = (policy.name, objective.key)
-                        self.by_ident[ident] = objective
-                        found.append((ident, CLOCKS.index(objective.clock)))
-            self._found[(policy_name, priority)] = found
-        return found
-
-
-class _Tally:
-    """Running sums of one group's figures, one ticket at a time."""
-
-    __slots__ = (
-        "answered",
-        "breaches",
-        "escalations",
-        "first",
-        "met",
-        "opened",
-        "paused",
-        "reopened",
-        "resolution",
-        "resolved",
-        "scores",
-    )
-
-    def __init__(self) -> None:
-        self.opened = self.resolved = self.reopened = self.answered = 0
-        self.breaches = [0, 0, 0]
-        self.escalations: dict[str, int] = {}
-        self.scores: list[int] = []
-        self.paused: list[float] = []
-        self.first: list[float] = []
-        self.resolution: list[float] = []
-        self.met: dict[Ident, list[int]] = {}
-
-    def add(self, ticket: _Ticket) -> None:
-        """Count one ticket in."""
-        facts = ticket.facts
-        self.opened += 1
-        breaches = self.breaches
-        b = ticket.breaches
-        breaches[0] += b[0]
-        breaches[1] += b[1]
-        breaches[2] += b[2]
-        if facts.escalations:
-            escalations = self.escalations
-            for level, count in facts.escalations.items():
-                escalations[level] = escalations.get(level, 0) + count
-        if facts.resolved:
-            self.resolved += 1
-            self.answered += facts.csat is not None
-        if facts.csat is not None:
-            self.scores.append(facts.csat)
-        if facts.reopened:
-            self.reopened += 1
-        self.paused.append(facts.paused_seconds)
-        if ticket.first_response is not None:
-            self.first.append(ticket.first_response)
-        if ticket.resolution is not None:
-            self.resolution.append(ticket.resolution)
-        for ident, within in ticket.met:
-            tally = self.met.get(ident)
-            if tally is None:
-                tally = self.met[ident] = [0, 0]
-            tally[0] += 1
-            tally[1] += within
-
-    def merge(self, other: _Tally) -> None:
-        """Add ``other``'s tickets (none of them counted here already)."""
-        self.opened += other.opened
-        self.resolved += other.resolved
-        self.reopened += other.reopened
-        self.answered += other.answered
-        self.breaches = [a + b for a, b in zip(self.breaches, other.breaches, strict=True)]
-        for level, count in other.escalations.items():
-            self.escalations[level] = self.escalations.get(level, 0) + count
-        self.scores += other.scores
-        self.paused += other.paused
-        self.first += other.first
-        self.resolution += other.resolution
-        for ident, (measured, met) in other.met.items():
-            tally = self.met.setdefault(ident, [0, 0])
-            tally[0] += measured
-            tally[1] += met
-
-    def figures(self, group: str, objectives: _Objectives) -> GroupFigures:
-        """The group's figures. Every sum of floats is exact (``math.fsum``) and every
-        distribution sorts its values, so no figure depends on the order tickets came in."""
-        paused_total = math.fsum(self.paused)
-        return GroupFigures(
-            group=group,
-            opened=self.opened,
-            resolved=self.resolved,
-            reopened=self.reopened,
-            first_response=Distribution.of(self.first),
-            resolution=Distribution.of(self.resolution),
-            attainment=[self._attainment(i, objectives.by_ident[i]) for i in sorted(self.met)],
-            breaches=dict(zip(_CLOCKS, self.breaches, strict=True)),
-            escalations=dict(sorted(self.escalations.items())),
-            paused=Pauses(
-                tickets=sum(1 for p in self.paused if p > 0),
-                total_seconds=paused_total,
-                mean_seconds=_ratio(paused_total, len(self.paused)),
-            ),
-            csat=Csat(
-                responses=len(self.scores),
-                mean=_ratio(sum(self.scores), len(self.scores)),
-                response_rate=_ratio(self.answered, self.resolved),
-            ),
-        )
-
-    def _attainment(self, ident: Ident, objective: Objective) -> Attainment:
-        measured, met = self.met[ident]
-        missed = measured - met
-        allowed = objective.error_budget * measured
-        return Attainment(
-            policy=ident[0],
-            key=objective.key,
-            priority=objective.priority,
-            clock=objective.clock,
-            objective=objective.objective,
-            measured=measured,
-            met=met,
-            missed=missed,
-            attainment=_ratio(met, measured),
-            allowed_misses=allowed,
-            error_budget_left=None if not measured else 1 - missed / allowed,
-        )
-
-
-class _Breaches:
-    """Running sums of one bottleneck (a team, priority or level)."""
-
-    __slots__ = ("breached", "by_clock", "escalations", "tickets")
-
-    def __init__(self) -> None:
-        self.tickets = self.breached = self.escalations = 0
-        self.by_clock = [0, 0, 0]
-
-    def add(self, breaches: tuple[int, int, int], escalations: int) -> None:
-        """Count one ticket in, with the escalations that count for this bottleneck."""
-        self.tickets += 1
-        by_clock = self.by_clock
-        by_clock[0] += breaches[0]
-        by_clock[1] += breaches[1]
-        by_clock[2] += breaches[2]
-        self.breached += any(breaches)
-        self.escalations += escalations
-
-    def row(self, name: str) -> Bottleneck:
-        """The bottleneck's figures."""
-        return Bottleneck(
-            name=name,
-            tickets=self.tickets,
-            breaches=sum(self.by_clock),
-            breached_tickets=self.breached,
-            breach_rate=self.breached / self.tickets,
-            escalations=self.escalations,
-            breaches_by_clock=dict(zip(_CLOCKS, self.by_clock, strict=True)),
-        )
-
-
-def _ranked(bottlenecks: dict[str, _Breaches]) -> list[Bottleneck]:
-    rows = [b.row(name) for name, b in bottlenecks.items()]
-    rows.sort(key=lambda r: (-r.breaches, -r.breach_rate, r.name))
-    return rows
-
-
-@dataclass(slots=True)
-class _Ticket:
-    """What the tallies need of one ticket beyond its facts, worked out once per report."""
-
-    facts: TicketFacts
-    breaches: tuple[int, int, int]
-    """Per clock, in :data:`_CLOCKS` order: 0 or 1, and for next reply the late replies."""
-    first_response: float | None
-    """Business seconds of the first-response clock, if it stopped; resolution likewise."""
-    resolution: float | None
-    met: list[tuple[Ident, bool]]
-    """Each objective of the ticket's policy and priority whose clock stopped: within target?"""
 
 
 def group_keys(outcome: TicketOutcome | TicketFacts, group_by: GroupBy) -> list[str]:
@@ -327,12 +117,12 @@ class _Pass:
     ) -> None:
         self.group_by, self.unit = group_by, unit
         self.long_pause = long_pause.total_seconds()
-        self.objectives = _Objectives(policies)
-        self.groups: dict[str, _Tally] = defaultdict(_Tally)
-        self.total = _Tally()
-        self.teams: dict[str, _Breaches] = defaultdict(_Breaches)
-        self.priorities: dict[str, _Breaches] = defaultdict(_Breaches)
-        self.levels: dict[str, _Breaches] = defaultdict(_Breaches)
+        self.objectives = Objectives(policies)
+        self.groups: dict[str, Tally] = defaultdict(Tally)
+        self.total = Tally()
+        self.teams: dict[str, Breaches] = defaultdict(Breaches)
+        self.priorities: dict[str, Breaches] = defaultdict(Breaches)
+        self.levels: dict[str, Breaches] = defaultdict(Breaches)
         self.timeline: dict[tuple[date, str, str], list[int]] = {}
         self.histograms: dict[str, list[int]] = {}
         self.targets: dict[str, set[float]] = defaultdict(set)
@@ -351,7 +141,7 @@ class _Pass:
             if clock is not None and clock.stopped:
                 met.append((ident, not clock.breached))
         first_stopped = first is not None and first.stopped
-        ticket = _Ticket(
+        ticket = Ticket(
             facts=facts,
             breaches=(
                 int(first is not None and first.breached),
@@ -397,7 +187,7 @@ class _Pass:
                 self.long.append(_pause_example(facts, pause))
         self.policies.add(facts.policy)
 
-    def _bottlenecks(self, ticket: _Ticket, levels: list[str]) -> None:
+    def _bottlenecks(self, ticket: Ticket, levels: list[str]) -> None:
         facts, breaches = ticket.facts, ticket.breaches
         fired = sum(facts.escalations.values())
         # A team or priority literally named like the no-level group is left out too.
@@ -424,9 +214,9 @@ class _Pass:
             ],
             total=self.total.figures(TOTAL, self.objectives),
             bottlenecks=Bottlenecks(
-                teams=_ranked(self.teams),
-                priorities=_ranked(self.priorities),
-                levels=_ranked(self.levels),
+                teams=ranked(self.teams),
+                priorities=ranked(self.priorities),
+                levels=ranked(self.levels),
                 long_pause_seconds=self.long_pause,
                 paused_after_customer_reply=len(self.after_reply),
                 long_pauses=len(self.long),

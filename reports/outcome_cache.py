@@ -14,35 +14,29 @@ server, or a namespace deleted and created again, gets a new id), so two cluster
 Times are integers, microseconds since the Unix epoch in UTC, as visibility queries write them.
 
 The file holds customer names, so it is created private (0600, in a 0700 directory); a file
-that is not one of these caches is refused with :class:`CacheError`, never overwritten, and a
-cache made by other code (another schema version, or facts of another
-:data:`~reports.ticket_facts.FINGERPRINT`) is emptied and filled again.
+that is not one of these caches is refused with :class:`~reports.cache_file.CacheError`, never
+overwritten, and a cache made by other code (another schema version, or facts of another
+:data:`~reports.ticket_facts.FINGERPRINT`) is emptied and filled again
+(:mod:`reports.cache_file`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import sqlite3
-import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from reports.cache_file import CacheFile
 from reports.gc_pause import paused_gc
 from reports.ticket_facts import COLUMNS, FINGERPRINT, TicketFacts
 from reports.visibility import TicketFilter
 
-APPLICATION_ID = 0x45534352
-"""``PRAGMA application_id`` of these files ("ESCR"): how a file is told apart from others."""
 SCHEMA_VERSION = 1
 """``PRAGMA user_version``; a file of another version is emptied and filled again."""
 _FACTS = ", ".join(column.split()[0] for column in COLUMNS)
-FILE_NAME = "report-outcomes.sqlite3"
-BUSY_TIMEOUT = 30.0
-"""Seconds to wait for another report writing the same file."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = f"""
@@ -83,10 +77,6 @@ CREATE TABLE coverage (
 """
 
 
-class CacheError(Exception):
-    """The cache file cannot be used; the message names it and what to do."""
-
-
 def micros(moment: datetime) -> int:
     """``moment`` as microseconds since the Unix epoch (UTC)."""
     return (moment - _EPOCH) // timedelta(microseconds=1)
@@ -95,14 +85,6 @@ def micros(moment: datetime) -> int:
 def moment(value: int) -> datetime:
     """The inverse of :func:`micros`."""
     return _EPOCH + timedelta(microseconds=value)
-
-
-def default_path(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path:
-    """``$XDG_CACHE_HOME/escalations/report-outcomes.sqlite3`` (``~/.cache`` when unset)."""
-    base = environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says a relative path there is invalid and to be ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "escalations" / FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -188,34 +170,26 @@ class Listing:
 class OutcomeCache:
     """An open cache file. Use :meth:`open`; close it (or use ``with``) when done."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
-        self.path = path
-        self._db = connection
+    def __init__(self, file: CacheFile) -> None:
+        self._file = file
+        self._db = file.db
+        self.path = file.path
 
     @classmethod
     def open(cls, path: Path) -> OutcomeCache:
         """Open ``path``, creating it (and its directory) private if it does not exist.
 
         Raises:
-            CacheError: ``path`` is not a file of this cache (another SQLite database, or not a
-                database at all) or cannot be created or read.
+            reports.cache_file.CacheError: ``path`` is not a file of this cache (another
+                SQLite database, or not a database at all) or cannot be created or read.
         """
-        try:
-            _create_private(path)
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise CacheError(f"report cache {path}: cannot open it: {exc}") from None
-        cache = cls(path, connection)
-        try:
-            cache._check_schema()
-        except BaseException:
-            connection.close()
-            raise
-        return cache
+        return cls(
+            CacheFile.open(path, schema=_SCHEMA, version=SCHEMA_VERSION, fingerprint=FINGERPRINT)
+        )
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
+        self._file.close()
 
     def __enter__(self) -> OutcomeCache:
         return self
@@ -223,72 +197,11 @@ class OutcomeCache:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _check_schema(self) -> None:
-        try:
-            application = self._db.execute("PRAGMA application_id").fetchone()[0]
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise self._refused(f"not a database ({exc})") from None
-        if application == 0 and tables == 0:
-            self._rebuild()
-        elif application != APPLICATION_ID:
-            raise self._refused("another application's SQLite database")
-        elif version != SCHEMA_VERSION or self._fingerprint() != FINGERPRINT:
-            self._rebuild()
-
-    def _fingerprint(self) -> str | None:
-        try:
-            found = self._db.execute("SELECT fingerprint FROM meta").fetchone()
-        except sqlite3.DatabaseError:
-            return None
-        return None if found is None else str(found[0])
-
-    def _refused(self, what: str) -> CacheError:
-        return CacheError(
-            f"report cache {self.path} is not a cache of escalations reports ({what}); "
-            "it is left as it is: remove it, or pass --cache with another file, or --no-cache"
-        )
-
-    def _rebuild(self) -> None:
-        with self._writing():
-            for (name,) in self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-            ).fetchall():
-                self._db.execute(f'DROP TABLE "{name}"')
-            # One statement at a time: executescript would commit the open transaction first.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute("INSERT INTO meta (fingerprint) VALUES (?)", (FINGERPRINT,))
-            self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One write transaction; taken at once, so two reports never interleave writes."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from None
-
-    def _damaged(self, exc: sqlite3.Error) -> CacheError:
-        return CacheError(
-            f"report cache {self.path}: {exc}; remove the file (the next report rebuilds it), "
-            "or pass --no-cache"
-        )
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        return self._file.writing()
 
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
-        try:
-            return self._db.execute(sql, parameters).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from None
+        return self._file.read(sql, parameters)
 
     def source_id(self, source: Source) -> int:
         """The id of ``source``'s rows, a new one the first time it is seen."""
@@ -427,14 +340,3 @@ class OutcomeCache:
                 )
                 for row in rows
             ]
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` (mode 0600, its directory 0700) unless it exists; make it private."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            # Customer names: a file others can read (copied in, or made by hand) is closed up.
-            path.chmod(0o600)

@@ -28,10 +28,11 @@ from escalations.runtime.connection import connect
 from policies.durations import parse_duration
 from policies.loader import PolicyError, load_named_policy
 from policies.model import Policy
+from reports.cache_file import CacheError, default_path
 from reports.cached_read import CachedReadSummary, read_facts_cached
 from reports.figures import DEFAULT_LONG_PAUSE, GROUP_BY, Report, report_of_facts
 from reports.gc_pause import paused_gc
-from reports.outcome_cache import CacheError, OutcomeCache, default_path
+from reports.outcome_cache import OutcomeCache
 from reports.render_csv import render_csv
 from reports.render_html import render_html
 from reports.render_json import render_json

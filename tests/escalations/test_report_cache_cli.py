@@ -18,7 +18,7 @@ from benchmarks.report_bench import seed_outcomes
 from escalations.cli.main import main
 from escalations.dev import DevServer, start_dev_server
 from escalations.runtime.data_converter import data_converter
-from reports.outcome_cache import FILE_NAME
+from reports.cache_file import FILE_NAME
 from tests.reports.outcomes import POLICY_YAML, RANGE, outcome
 
 REPORT = ["report", "--from", RANGE[0].isoformat(), "--to", RANGE[1].isoformat()]

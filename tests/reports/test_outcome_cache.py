@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from reports.cache_file import APPLICATION_ID, CacheError, default_path
 from reports.outcome_cache import (
-    APPLICATION_ID,
-    CacheError,
     ClosedRun,
     Held,
     Listing,
     OutcomeCache,
     Piece,
     Source,
-    default_path,
     micros,
 )
 from reports.ticket_facts import TicketFacts
