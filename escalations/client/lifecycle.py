@@ -8,6 +8,7 @@ not enough: a query that fails while the policy loads, an update that the server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -61,7 +62,9 @@ async def execution_status(client: Client, workflow_id: str) -> WorkflowExecutio
 async def wait_until_open(
     client: Client, handle: WorkflowHandle[Any, Any], ticket_id: str, task_queue: str
 ) -> TicketStatus:
-    """Poll the ``status`` query until the ticket answers, or fails, or time runs out.
+    """Wait until the ticket has opened (its first workflow task done, read from history), then
+    ask its ``status``; poll the query while it still says it is opening (a policy load that
+    outlasted its first task).
 
     Raises:
         TicketOpenFailed: the workflow failed (unknown policy or priority) or closed.
@@ -69,6 +72,8 @@ async def wait_until_open(
     """
     deadline = time.monotonic() + OPEN_TIMEOUT.total_seconds()
     last_problem = "no answer yet"
+    with contextlib.suppress(TimeoutError, RPCError):
+        await asyncio.wait_for(_first_task_done(client, handle.id), OPEN_TIMEOUT.total_seconds())
     while True:
         remaining = deadline - time.monotonic()
         try:
@@ -94,6 +99,29 @@ async def wait_until_open(
                 "`escalations dev`",
                 ticket_id,
             )
+        await asyncio.sleep(POLL_INTERVAL.total_seconds())
+
+
+async def _first_task_done(client: Client, workflow_id: str) -> None:
+    """Wait until the ticket's first workflow task is done, by describing its execution.
+
+    A status query sent while that task runs (its policy loading) would be refused, and it is
+    not free: each query is a billable action on Temporal Cloud, and one that reaches the
+    worker mid-task splits the opening across two tasks (three more history events). A
+    describe is neither, so the query is sent once the ticket can answer it.
+    """
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    while True:
+        response = await client.workflow_service.describe_workflow_execution(request)
+        info = response.workflow_execution_info
+        running = info.status == WorkflowExecutionStatus.RUNNING.value
+        # Started, scheduled, started, completed: the first task is done at four events.
+        if not running or (
+            info.history_length >= 4 and not response.HasField("pending_workflow_task")
+        ):
+            return
         await asyncio.sleep(POLL_INTERVAL.total_seconds())
 
 

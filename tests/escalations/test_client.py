@@ -137,6 +137,27 @@ async def _update_accepted_events(client: TicketClient, ticket_id: str) -> int:
     )
 
 
+async def test_open_waits_on_history_and_leaves_the_opening_in_one_task(
+    tickets: TicketClient, new_ticket: NewTicket
+) -> None:
+    # A status query sent while the policy loads would be a billable action for nothing, and
+    # one reaching the worker mid-task splits the opening across tasks.
+    ticket = new_ticket()
+    status = await tickets.open(ticket)
+    assert status.ticket_id == ticket.ticket_id
+    handle = tickets.client.get_workflow_handle(workflow_id_for(ticket.ticket_id))
+    events = (await handle.fetch_history()).events
+    scheduled = [
+        e.event_id for e in events if e.HasField("workflow_task_scheduled_event_attributes")
+    ]
+    markers = [e.event_id for e in events if e.HasField("marker_recorded_event_attributes")]
+    assert markers, "the opening records its patch and its policy as markers"
+    # Every marker of the opening was sent by the first task: none follows a second one.
+    assert len(scheduled) == 1 or max(markers) < scheduled[1], [
+        e.WhichOneof("attributes") for e in events
+    ]
+
+
 async def test_open_returns_the_first_status(tickets: TicketClient, new_ticket: NewTicket) -> None:
     ticket = new_ticket()
     status = await tickets.open(ticket)
