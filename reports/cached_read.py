@@ -1,7 +1,8 @@
 """Reading outcomes with a local cache of closed tickets: a repeated report lists only what is new.
 
-:func:`read_outcomes_cached` returns what :func:`reports.visibility.read_outcomes` returns for
-the same selection, and reads from visibility only:
+:func:`read_facts_cached` returns the facts (:class:`~reports.ticket_facts.TicketFacts`) of
+what :func:`reports.visibility.read_outcomes` returns for the same selection, and reads from
+visibility only:
 
 1. every **running** ticket the selection matches, always: its outcome still changes;
 2. for the parts of the range the cache has never held, every closed ticket opened there
@@ -18,8 +19,10 @@ Closed runs are stored by run id (a ticket id may get a new run later; the close
 changes). A ticket that closes between two reports is running in the first and in the close
 listing of the second. The running ones are listed first, so a ticket closing during a report
 is in one of the two listings (in both, the closed run wins). The cached runs are filtered as
-visibility filters them, on the search attributes it returned, and decoded with the same
-codec and model as a live read, from the same bytes.
+visibility filters them, on the search attributes it returned; their facts were made from the
+memo, decoded as a live read decodes it, by the same :meth:`TicketFacts.of` a live report
+uses. A memo that could not be decoded when listed is kept encoded and decoded when a report
+needs it, so it is refused exactly when a live read would refuse it.
 """
 
 from __future__ import annotations
