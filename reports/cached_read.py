@@ -103,7 +103,9 @@ async def _decoded(codec: PayloadCodec | None, memos: list[Payload]) -> list[Tic
     not an outcome), which a report decodes again, and refuses as a live read would, only if it
     needs that ticket."""
     try:
-        return [TicketFacts.of(o) for o in await decode_outcomes(codec, memos)]
+        outcomes = await decode_outcomes(codec, memos)
+        with paused_gc():
+            return [TicketFacts.of(outcome) for outcome in outcomes]
     except Exception:
         # Which one failed is found below, memo by memo.
         found: list[TicketFacts | None] = []
@@ -156,18 +158,17 @@ def _span(opened_from: int, opened_to: int) -> TicketFilter:
 
 
 class _Reader:
-    """One cached read: the client, the cache and what was seen so far."""
+    """The visibility listings of one cached read, and what they saw."""
 
     def __init__(
         self,
         client: Client,
-        cache: OutcomeCache,
         progress: Progress | None,
         page_size: int,
         at_once: int,
         seen: CachedReadSummary,
     ) -> None:
-        self.client, self.cache, self.progress = client, cache, progress
+        self.client, self.progress = client, progress
         self.page_size, self.at_once = page_size, at_once
         self.seen = seen
         self.listed = 0
@@ -254,7 +255,7 @@ async def read_facts_cached(
         margin: See :data:`VISIBILITY_MARGIN`.
     """
     seen = CachedReadSummary() if summary is None else summary
-    reader = _Reader(client, cache, progress, page_size, at_once, seen)
+    reader = _Reader(client, progress, page_size, at_once, seen)
     source = cache.source_id(await source_of(client))
     start, end = micros(selection.opened_from), micros(selection.opened_to)
     step = margin // timedelta(microseconds=1)
