@@ -264,6 +264,8 @@ class ReportTimes:
     """Visibility pages listed."""
     from_cache: int = 0
     """Closed tickets read from the cache file instead."""
+    closed_listed: int = 0
+    """Closed tickets listed from visibility (and stored) by a cached read."""
 
 
 @dataclass
@@ -287,6 +289,12 @@ REPORTS = {
     "cold": "first read (empty cache)",
     "warm": "repeated read (warm cache)",
 }
+
+
+def _label(name: str) -> str:
+    # "warm 2", "warm 3": the repeated read again (--warm-reads).
+    kind, _, count = name.partition(" ")
+    return REPORTS[kind] + (f" #{count}" if count else "")
 
 
 def _free_port() -> int:
@@ -313,6 +321,7 @@ async def run(
     data_dir: Path | None = None,
     close: bool = True,
     live: bool = True,
+    warm_reads: int = 1,
     log: Callable[[str], None] = lambda _: None,
 ) -> BenchResult:
     """Seed ``tickets`` tickets on a private dev server (or ``address``) and time reports.
@@ -320,7 +329,8 @@ async def run(
     With ``data_dir`` the private server keeps its database there, and tickets that an earlier
     run already seeded into it are not seeded again: seeding 100,000 takes far longer than
     reading them, so a measurement can be repeated (or an interrupted seeding resumed).
-    Without ``live`` the report without cache is not measured.
+    Without ``live`` the report without cache is not measured; the repeated read is measured
+    ``warm_reads`` times.
     """
     policy = load_named_policy(default_policy_dir(), "default")
     with tempfile.TemporaryDirectory(prefix="report-bench-") as scratch:
@@ -337,8 +347,9 @@ async def run(
             client = await Client.connect(address, data_converter=data_converter)
             seeded = await _settled_count(client, _selection(), at_least=0)
             seed = await _seed_rest(client, tickets, seeded, policy, concurrency, close, log)
+            cache = Path(scratch) / "cache.sqlite3"
             return await _measure(
-                client, tickets, seed, page_size, policy, Path(scratch) / "cache.sqlite3", live, log
+                client, tickets, seed, page_size, policy, cache, (live, warm_reads), log
             )
         finally:
             if server is not None:
@@ -422,6 +433,7 @@ async def _report(
         tickets_per_second=tickets / total,
         pages=summary.pages,
         from_cache=summary.from_cache if isinstance(summary, CachedReadSummary) else 0,
+        closed_listed=summary.closed_listed if isinstance(summary, CachedReadSummary) else 0,
     )
     return report, times, sizes
 
@@ -433,9 +445,10 @@ async def _measure(
     page_size: int,
     policy: Policy,
     cache_path: Path,
-    live: bool,
+    plan: tuple[bool, int],
     log: Callable[[str], None],
 ) -> BenchResult:
+    live, warm_reads = plan
     selection = _selection()
     # Measure a report of settled data, as a report of yesterday's tickets would read.
     await _settled_count(client, selection, at_least=tickets)
@@ -458,11 +471,12 @@ async def _measure(
     reports: dict[str, ReportTimes] = {}
     figures: dict[str, str] = {}
     sizes: dict[str, int] = {}
-    for name, read in (("live", read_live), ("cold", read_cached), ("warm", read_cached)):
-        if name == "live" and not live:
-            continue
+    reads = [("live", read_live)] if live else []
+    reads += [("cold", read_cached), ("warm", read_cached)]
+    reads += [(f"warm {n}", read_cached) for n in range(2, warm_reads + 1)]
+    for name, read in reads:
         report, reports[name], sizes = await _report(read, tickets, policy)
-        log(f"{REPORTS[name]}: {reports[name].total_seconds:.2f} s end to end")
+        log(f"{_label(name)}: {reports[name].total_seconds:.2f} s end to end")
         figures[name] = report.model_dump_json(exclude={"generated_at"})
     if len(set(figures.values())) != 1:
         raise RuntimeError(f"the reports differ: {', '.join(figures)} are not all the same")
@@ -488,21 +502,22 @@ def render(result: BenchResult) -> str:
     lines = [
         f"Report benchmark: {result.tickets:,} tickets, pages of up to {result.page_size}, "
         f"python {result.machine['python']}, {result.machine['cpu_count']} CPUs",
-        f"seed (not part of a report)  {result.seed_seconds:8.2f} s",
-        f"{'':28} {'read':>8} {'build':>8} {'render':>8} {'end to end':>11} {'pages':>6} "
-        f"{'from cache':>10}",
+        f"seed (not part of a report)      {result.seed_seconds:8.2f} s",
+        f"{'':32} {'read':>8} {'build':>8} {'render':>8} {'end to end':>11} {'pages':>6} "
+        f"{'closed listed':>13} {'from cache':>10}",
     ]
     for name, times in result.reports.items():
         lines.append(
-            f"{REPORTS[name]:<28} {times.read_seconds:8.2f} {times.build_seconds:8.2f} "
-            f"{sum(times.render_seconds.values()):8.3f} {times.total_seconds:9.2f} s "
-            f"{times.pages:6} {times.from_cache:10,}"
+            f"{_label(name):<32} {times.read_seconds:8.2f} "
+            f"{times.build_seconds:8.2f} {sum(times.render_seconds.values()):8.3f} "
+            f"{times.total_seconds:9.2f} s {times.pages:6} {times.closed_listed:13,} "
+            f"{times.from_cache:10,}"
         )
     lines += [
-        "output bytes                 "
+        "output bytes                     "
         + ", ".join(f"{name} {size:,}" for name, size in result.output_bytes.items()),
-        f"cache file                   {result.cache_bytes / 2**20:8.1f} MB",
-        f"peak RSS                     {result.peak_rss_mb:8.0f} MB",
+        f"cache file                       {result.cache_bytes / 2**20:8.1f} MB",
+        f"peak RSS                         {result.peak_rss_mb:8.0f} MB",
     ]
     return "\n".join(lines)
 
@@ -529,10 +544,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure only the cached reports, not the one without cache",
     )
+    parser.add_argument(
+        "--warm-reads", type=int, default=1, help="times to measure the repeated read (1)"
+    )
     parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
     args = parser.parse_args(argv)
-    if args.tickets < 1 or args.concurrency < 1 or args.page_size < 1:
-        parser.error("--tickets, --concurrency and --page-size must be at least 1")
+    if min(args.tickets, args.concurrency, args.page_size, args.warm_reads) < 1:
+        parser.error("--tickets, --concurrency, --page-size and --warm-reads must be at least 1")
     table = sys.stderr if args.json else sys.stdout
     result = asyncio.run(
         run(
@@ -543,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             close=not args.open_tickets,
             live=not args.no_live,
+            warm_reads=args.warm_reads,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
     )

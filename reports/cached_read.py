@@ -264,9 +264,11 @@ async def read_facts_cached(
     listings = []
     for piece in cache.pieces(source, start, end):
         if piece.covered and piece.watermark is not None:
-            # Few tickets closed since the last read: one query, no slices.
+            # Usually few tickets closed since (a quarter hour of closes, by the margin): a few
+            # spans, listed at once. After a mass close they are many, and a wide query's pages
+            # cost the server more the more it matches (see reports.visibility.SLICES).
             since: int | None = piece.watermark - step
-            share = 1
+            share = at_once
         else:
             since = None
             share = max(1, round(slices * (piece.opened_to - piece.opened_from) / (end - start)))
