@@ -7,9 +7,10 @@ visibility only:
 1. every **running** ticket the selection matches, always: its outcome still changes;
 2. for the parts of the range the cache has never held, every closed ticket opened there
    (whatever the filters, so any later report of that range is served from the file);
-3. for the parts it holds, the tickets that closed since the newest close time it saw, minus
+3. for the parts it holds, the tickets that closed since the last read of them began, minus
    :data:`VISIBILITY_MARGIN`: visibility is eventually consistent, and a ticket that closed
-   just before the last read may have appeared only after it;
+   just before the last read may have appeared only after it. (The start is this machine's
+   clock, or the newest close time the server reported if that is later.)
 4. one count of the closed tickets in the range that closed before that margin, compared with
    the file's. They differ only if runs were deleted from visibility (past the namespace's
    retention, or by hand) or appeared later than the margin allows; then the whole range is
@@ -30,7 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
@@ -61,7 +62,8 @@ from workflows.ticket_outcome import OUTCOME_MEMO
 
 VISIBILITY_MARGIN = timedelta(minutes=15)
 """How late a close may show in visibility and still be picked up: each read lists again the
-tickets that closed within this much before the newest close it saw. Elasticsearch visibility
+tickets that closed within this much before the previous read began. It also absorbs this
+machine's clock being behind or ahead of the server's. Elasticsearch visibility
 shows a close within seconds; the margin is wide so that a slow one does not matter."""
 RUNNING = "ExecutionStatus = 'Running'"
 CLOSED = "ExecutionStatus != 'Running'"
@@ -222,9 +224,11 @@ class _Reader:
         return (await self.client.count_workflows(query)).count
 
 
-def _newest(current: int | None, listings: list[Listing]) -> int | None:
+def _watermark(began: int, current: int | None, listings: list[Listing]) -> int:
+    """When this read's listings began, or the newest close the server reported if later
+    (this machine's clock behind the server's): every earlier close they saw, less the margin."""
     closes = [r.closed for listing in listings for r in listing.runs]
-    return max([*closes, *([] if current is None else [current])], default=None)
+    return max([began, *closes, *([] if current is None else [current])])
 
 
 async def read_facts_cached(
@@ -259,6 +263,7 @@ async def read_facts_cached(
     source = cache.source_id(await source_of(client))
     start, end = micros(selection.opened_from), micros(selection.opened_to)
     step = margin // timedelta(microseconds=1)
+    began = micros(datetime.now(UTC))
     # Running first: a ticket that closes after this is in the close listings below.
     running = await reader.running(selection, at_once)
     listings = []
@@ -273,14 +278,14 @@ async def read_facts_cached(
             since = None
             share = max(1, round(slices * (piece.opened_to - piece.opened_from) / (end - start)))
         listings.append(await reader.closed(piece.opened_from, piece.opened_to, since, share))
-    newest = _newest(cache.newest_close(source), listings)
-    cache.store(source, listings, covered=(start, end), newest_close=newest)
-    before = None if newest is None else newest - step
+    watermark = _watermark(began, cache.watermark(source), listings)
+    cache.store(source, listings, covered=(start, end), watermark=watermark)
+    before = watermark - step
     held = cache.count_closed(source, start, end, before)
     if await reader.server_count(start, end, before) != held:
         listing = await reader.closed(start, end, None, slices)
-        newest = _newest(newest, [listing])
-        cache.store(source, [listing], covered=(start, end), newest_close=newest)
+        watermark = _watermark(began, watermark, [listing])
+        cache.store(source, [listing], covered=(start, end), watermark=watermark)
         seen.relisted = True
     codec = client.data_converter.payload_codec
     rows = cache.matching(source, selection)

@@ -34,7 +34,7 @@ from reports.gc_pause import paused_gc
 from reports.ticket_facts import COLUMNS, FINGERPRINT, TicketFacts
 from reports.visibility import TicketFilter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """``PRAGMA user_version``; a file of another version is emptied and filled again."""
 _FACTS = ", ".join(column.split()[0] for column in COLUMNS)
 
@@ -48,7 +48,7 @@ CREATE TABLE sources (
     address TEXT NOT NULL,
     namespace TEXT NOT NULL,
     namespace_id TEXT NOT NULL,
-    newest_close INTEGER,
+    watermark INTEGER,
     UNIQUE (address, namespace, namespace_id)
 );
 CREATE TABLE runs (
@@ -216,9 +216,9 @@ class OutcomeCache:
         )
         return int(found[0][0])
 
-    def newest_close(self, source: int) -> int | None:
-        """The latest close time any listing of ``source`` returned (server clock)."""
-        found = self._read("SELECT newest_close FROM sources WHERE id = ?", (source,))
+    def watermark(self, source: int) -> int | None:
+        """The latest watermark any read of ``source`` stored (see :meth:`store`)."""
+        found = self._read("SELECT watermark FROM sources WHERE id = ?", (source,))
         return None if not found or found[0][0] is None else int(found[0][0])
 
     def pieces(self, source: int, opened_from: int, opened_to: int) -> list[Piece]:
@@ -245,7 +245,7 @@ class OutcomeCache:
         listings: Sequence[Listing],
         *,
         covered: tuple[int, int],
-        newest_close: int | None,
+        watermark: int | None,
     ) -> None:
         """Replace what ``listings`` say about their pieces, and mark ``covered`` as held.
 
@@ -254,7 +254,8 @@ class OutcomeCache:
 
         Args:
             covered: The span ``[from, to)`` every listing together covers.
-            newest_close: The latest close time seen so far; the watermark of ``covered``.
+            watermark: Every run of ``covered`` that closed before this time (less the
+                visibility margin) is now held; None while no run has closed.
         """
         with self._writing():
             for listing in listings:
@@ -270,12 +271,12 @@ class OutcomeCache:
                     f"VALUES ({', '.join('?' * (11 + len(COLUMNS)))})",
                     (run.row(source) for run in listing.runs),
                 )
-            self._cover(source, *covered, newest_close)
-            if newest_close is not None:
+            self._cover(source, *covered, watermark)
+            if watermark is not None:
                 self._db.execute(
-                    "UPDATE sources SET newest_close = ? WHERE id = ? "
-                    "AND (newest_close IS NULL OR newest_close < ?)",
-                    (newest_close, source, newest_close),
+                    "UPDATE sources SET watermark = ? WHERE id = ? "
+                    "AND (watermark IS NULL OR watermark < ?)",
+                    (watermark, source, watermark),
                 )
 
     def _cover(self, source: int, start: int, end: int, watermark: int | None) -> None:

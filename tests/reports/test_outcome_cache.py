@@ -117,9 +117,7 @@ def test_a_cache_of_another_schema_version_is_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "outcomes.sqlite3"
     with OutcomeCache.open(path) as cache:
         ident = cache.source_id(source())
-        cache.store(
-            ident, [Listing(*span(0, 7), None, [run(1)])], covered=span(0, 7), newest_close=1
-        )
+        cache.store(ident, [Listing(*span(0, 7), None, [run(1)])], covered=span(0, 7), watermark=1)
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 999")
     db.close()
@@ -137,7 +135,7 @@ def test_a_damaged_cache_gives_a_clear_error(tmp_path: Path) -> None:
     with OutcomeCache.open(path) as cache:
         ident = cache.source_id(source())
         runs = [run(i / 1000, undecoded=bytes(2000)) for i in range(2000)]
-        cache.store(ident, [Listing(*span(0, 7), None, runs)], covered=span(0, 7), newest_close=1)
+        cache.store(ident, [Listing(*span(0, 7), None, runs)], covered=span(0, 7), watermark=1)
     data = bytearray(path.read_bytes())
     # Keep the header (so the file still says it is ours) and wreck the pages after it.
     data[4096 : len(data) // 2] = b"\xff" * (len(data) // 2 - 4096)
@@ -155,7 +153,7 @@ def test_two_clusters_never_see_each_others_runs(tmp_path: Path) -> None:
         other_address = cache.source_id(Source("10.0.0.1:7233", "default", "a"))
         assert len({first, second, other_address}) == 3
         kept = run(1)
-        cache.store(first, [Listing(*span(0, 7), None, [kept])], covered=span(0, 7), newest_close=1)
+        cache.store(first, [Listing(*span(0, 7), None, [kept])], covered=span(0, 7), watermark=1)
         assert held(cache, first, days(0, 7)) == {kept.run_id}
         assert cache.matching(second, days(0, 7)) == []
         assert cache.matching(other_address, days(0, 7)) == []
@@ -167,8 +165,8 @@ def test_pieces_cut_a_range_at_what_the_cache_holds(tmp_path: Path) -> None:
     with OutcomeCache.open(tmp_path / "c.sqlite3") as cache:
         ident = cache.source_id(source())
         assert cache.pieces(ident, *span(0, 10)) == [Piece(*span(0, 10), covered=False)]
-        cache.store(ident, [], covered=span(2, 5), newest_close=None)
-        cache.store(ident, [], covered=span(4, 8), newest_close=70)
+        cache.store(ident, [], covered=span(2, 5), watermark=None)
+        cache.store(ident, [], covered=span(4, 8), watermark=70)
         assert cache.pieces(ident, *span(0, 10)) == [
             Piece(*span(0, 2), covered=False),
             Piece(*span(2, 4), covered=True, watermark=None),
@@ -177,9 +175,9 @@ def test_pieces_cut_a_range_at_what_the_cache_holds(tmp_path: Path) -> None:
         ]
         # A range inside a held span is one covered piece.
         assert cache.pieces(ident, *span(5, 6)) == [Piece(*span(5, 6), covered=True, watermark=70)]
-        assert cache.newest_close(ident) == 70
-        cache.store(ident, [], covered=span(3, 9), newest_close=None)
-        assert cache.newest_close(ident) == 70, "an older read never lowers it"
+        assert cache.watermark(ident) == 70
+        cache.store(ident, [], covered=span(3, 9), watermark=None)
+        assert cache.watermark(ident) == 70, "an older read never lowers it"
 
 
 def test_a_listing_replaces_its_piece_from_its_close_time_on(tmp_path: Path) -> None:
@@ -190,12 +188,12 @@ def test_a_listing_replaces_its_piece_from_its_close_time_on(tmp_path: Path) -> 
             ident,
             [Listing(*span(0, 7), None, [old, recent, gone])],
             covered=span(0, 7),
-            newest_close=60,
+            watermark=60,
         )
         # Listed again from close time 40: `gone` was deleted from visibility, one is new.
         new = run(4, closed=70)
         cache.store(
-            ident, [Listing(*span(0, 7), 40, [recent, new])], covered=span(0, 7), newest_close=70
+            ident, [Listing(*span(0, 7), 40, [recent, new])], covered=span(0, 7), watermark=70
         )
         assert held(cache, ident, days(0, 7)) == {old.run_id, recent.run_id, new.run_id}
         assert cache.count_closed(ident, *span(0, 7), before=None) == 3
@@ -212,7 +210,7 @@ def test_matching_filters_as_the_visibility_query_does(tmp_path: Path) -> None:
             ident,
             [Listing(*span(-1, 8), None, [at_start, inside, at_end, without])],
             covered=span(-1, 8),
-            newest_close=1,
+            watermark=1,
         )
         # [from, to): the start is in, the end is not.
         assert held(cache, ident, days(0, 7)) == {at_start.run_id, inside.run_id, without.run_id}

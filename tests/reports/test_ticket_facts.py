@@ -80,7 +80,7 @@ def test_facts_made_by_other_code_are_not_used(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET fingerprint = 'made by an older release'")
     db.close()
     with OutcomeCache.open(path) as cache:
-        assert cache.newest_close(cache.source_id(Source("a", "default", "1"))) is None
+        assert cache.watermark(cache.source_id(Source("a", "default", "1"))) is None
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT fingerprint FROM meta").fetchall() == [(FINGERPRINT,)]
         assert db.execute("SELECT count(*) FROM sources").fetchone() == (1,)
