@@ -146,8 +146,8 @@ class Piece:
     """A span ``[opened_from, opened_to)`` of a report's range, as the cache holds it.
 
     ``covered`` False: never listed, the cache holds nothing of it. Covered: every run in it
-    that closed before ``watermark`` minus the visibility margin is in the cache
-    (``watermark`` None: every closed run, as none had closed anywhere when it was listed).
+    that closed before ``watermark`` minus the visibility margin is in the cache (``watermark``
+    None: no such promise, so every closed run of it is listed again).
     """
 
     opened_from: int

@@ -126,10 +126,6 @@ class TicketFacts:
             pauses=pauses,
         )
 
-    def clock(self, name: ClockName) -> ClockFacts | None:
-        """The clock named ``name``, if the ticket has it."""
-        return self.clocks[CLOCKS.index(name)]
-
     def row(self) -> tuple[Any, ...]:
         """These facts as a row of :data:`COLUMNS` (plain SQLite values)."""
         clock_values: list[Any] = []
@@ -231,8 +227,10 @@ def _real(value: float | None) -> float:
 
 
 def _micros(moment: datetime) -> int:
-    # A memo always carries zone-aware times (the workflow writes workflow.now()).
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    # The workflow writes zone-aware times (workflow.now()); a memo written by hand without a
+    # zone is read as UTC rather than refused.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1)
 
 
 def _pause_row(pause: PauseFacts) -> list[Any]:
