@@ -4,7 +4,9 @@
 what :func:`reports.visibility.read_outcomes` returns for the same selection, and reads from
 visibility only:
 
-1. every **running** ticket the selection matches, always: its outcome still changes;
+1. every **running** ticket the selection matches, always: its outcome still changes (when one
+   count shows that no ticket in the range runs or closed since the last read, there is
+   nothing to list, and neither this listing nor the one in 3 is made);
 2. for the parts of the range the cache has never held, every closed ticket opened there
    (whatever the filters, so any later report of that range is served from the file);
 3. for the parts it holds, the tickets that closed since the last read of them began, minus
@@ -43,7 +45,15 @@ from temporalio.common import SearchAttributeKey
 from temporalio.converter import PayloadCodec
 
 from reports.gc_pause import paused_gc
-from reports.outcome_cache import ClosedRun, Listing, OutcomeCache, Source, micros, moment
+from reports.outcome_cache import (
+    ClosedRun,
+    Listing,
+    OutcomeCache,
+    Piece,
+    Source,
+    micros,
+    moment,
+)
 from reports.ticket_facts import TicketFacts, latest
 from reports.visibility import (
     PAGE_SIZE,
@@ -217,6 +227,17 @@ class _Reader:
         self.seen.closed_listed += len(runs)
         return Listing(opened_from, opened_to, since, runs)
 
+    async def quiet(self, start: int, end: int, pieces: list[Piece], step: int) -> bool:
+        """Whether the cache holds all of ``[start, end)`` and visibility has no ticket opened
+        there that runs or closed since the oldest of its watermarks: one count, where the
+        listings would be eight requests (all of them empty)."""
+        if not all(piece.covered and piece.watermark is not None for piece in pieces):
+            return False
+        since = min(piece.watermark for piece in pieces if piece.watermark is not None) - step
+        changed = f"{RUNNING} OR CloseTime >= '{rfc3339(moment(since))}'"
+        query = f"{_span(start, end).query()} AND ({changed})"
+        return (await self.client.count_workflows(query)).count == 0
+
     async def server_count(self, opened_from: int, opened_to: int, before: int | None) -> int:
         """Closed runs visibility holds of the span that closed before ``before``."""
         close = "" if before is None else f" AND CloseTime < '{rfc3339(moment(before))}'"
@@ -229,6 +250,33 @@ def _watermark(began: int, current: int | None, listings: list[Listing]) -> int:
     (this machine's clock behind the server's): every earlier close they saw, less the margin."""
     closes = [r.closed for listing in listings for r in listing.runs]
     return max([began, *closes, *([] if current is None else [current])])
+
+
+def _nothing_since(piece: Piece, step: int) -> Listing:
+    assert piece.watermark is not None
+    return Listing(piece.opened_from, piece.opened_to, piece.watermark - step, [])
+
+
+async def _list(
+    reader: _Reader, selection: TicketFilter, pieces: list[Piece], step: int, slices: int
+) -> tuple[dict[str, Payload | None], list[Listing]]:
+    """The running tickets ``selection`` matches, then each piece's closed runs to list."""
+    start, end = pieces[0].opened_from, pieces[-1].opened_to
+    # Running first: a ticket that closes after this is in the close listings below.
+    running = await reader.running(selection, reader.at_once)
+    listings = []
+    for piece in pieces:
+        if piece.covered and piece.watermark is not None:
+            # Usually few tickets closed since (a quarter hour of closes, by the margin): a few
+            # spans, listed at once. After a mass close they are many, and a wide query's pages
+            # cost the server more the more it matches (see reports.visibility.SLICES).
+            since: int | None = piece.watermark - step
+            share = reader.at_once
+        else:
+            since = None
+            share = max(1, round(slices * (piece.opened_to - piece.opened_from) / (end - start)))
+        listings.append(await reader.closed(piece.opened_from, piece.opened_to, since, share))
+    return running, listings
 
 
 async def read_facts_cached(
@@ -264,20 +312,13 @@ async def read_facts_cached(
     start, end = micros(selection.opened_from), micros(selection.opened_to)
     step = margin // timedelta(microseconds=1)
     began = micros(datetime.now(UTC))
-    # Running first: a ticket that closes after this is in the close listings below.
-    running = await reader.running(selection, at_once)
-    listings = []
-    for piece in cache.pieces(source, start, end):
-        if piece.covered and piece.watermark is not None:
-            # Usually few tickets closed since (a quarter hour of closes, by the margin): a few
-            # spans, listed at once. After a mass close they are many, and a wide query's pages
-            # cost the server more the more it matches (see reports.visibility.SLICES).
-            since: int | None = piece.watermark - step
-            share = at_once
-        else:
-            since = None
-            share = max(1, round(slices * (piece.opened_to - piece.opened_from) / (end - start)))
-        listings.append(await reader.closed(piece.opened_from, piece.opened_to, since, share))
+    pieces = cache.pieces(source, start, end)
+    if await reader.quiet(start, end, pieces, step):
+        # Nothing runs and nothing closed since the last read: the listings would all be empty.
+        running: dict[str, Payload | None] = {}
+        listings = [_nothing_since(piece, step) for piece in pieces]
+    else:
+        running, listings = await _list(reader, selection, pieces, step, slices)
     watermark = _watermark(began, cache.watermark(source), listings)
     cache.store(source, listings, covered=(start, end), watermark=watermark)
     before = watermark - step

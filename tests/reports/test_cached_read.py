@@ -251,6 +251,9 @@ async def test_a_run_deleted_from_visibility_leaves_the_cached_report(
             await desk.open(f"D{i}-{uuid.uuid4()}", "payments", i, closed=True) for i in range(3)
         ]
         await _same_as_live(desk, cache)
+        # Nothing runs and nothing closed since: one count says so, and nothing is listed.
+        quiet = await _same_as_live(desk, cache)
+        assert (quiet.pages, quiet.closed_listed, quiet.from_cache) == (0, 0, 3)
         # As retention does, long after the cache stored it: the count tells, the range is listed
         # again, and the file matches visibility once more.
         await desk.delete(closed[1])
