@@ -20,7 +20,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _no_temporal_config_from_the_home_directory(
+def _nothing_from_the_home_directory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[None]:
     # The Temporal connection also reads the `temporal` CLI's config file, by default under
@@ -29,6 +29,9 @@ def _no_temporal_config_from_the_home_directory(
     # so those inherit it too (they are given the environment without TEMPORAL_* variables).
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        # Likewise the report cache (under $XDG_CACHE_HOME): tests never read or write a
+        # developer's real one.
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         yield
 
 
