@@ -39,7 +39,6 @@ import os
 import platform
 import random
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -56,6 +55,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from escalations.bench.stack import free_port
 from escalations.dev import start_dev_server
 from escalations.runtime.data_converter import data_converter
 from policies.loader import default_policy_dir, load_named_policy
@@ -297,12 +297,6 @@ def _label(name: str) -> str:
     return REPORTS[kind] + (f" #{count}" if count else "")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _file_size(path: Path) -> int:
     return path.stat().st_size
 
@@ -337,8 +331,8 @@ async def run(
         server = None
         if address is None:
             server = await start_dev_server(
-                _free_port(),
-                _free_port(),
+                free_port(),
+                free_port(),
                 data_dir or Path(scratch),
                 in_memory=data_dir is None,
             )

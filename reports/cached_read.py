@@ -54,7 +54,7 @@ from reports.outcome_cache import (
     micros,
     moment,
 )
-from reports.ticket_facts import TicketFacts, latest
+from reports.ticket_facts import TicketFacts
 from reports.visibility import (
     PAGE_SIZE,
     SLICES,
@@ -64,6 +64,7 @@ from reports.visibility import (
     TicketFilter,
     decode_outcomes,
     in_slices,
+    keep_latest,
     list_pages,
     rfc3339,
 )
@@ -345,4 +346,4 @@ async def read_facts_cached(
     seen.from_cache = len(rows)
     seen.listed = len(rows) + len(live)
     seen.without_outcome = len(rows) + len(live) - len(facts)
-    return latest(facts)
+    return keep_latest(facts)

@@ -242,17 +242,6 @@ def _pause(values: list[Any]) -> PauseFacts:
     return PauseFacts(datetime.fromisoformat(values[0]), values[1], values[2], values[3])
 
 
-def latest(facts: Sequence[TicketFacts]) -> list[TicketFacts]:
-    """One per ticket id: the one written last (``as_of``; on a tie the later one), as
-    :func:`reports.visibility.keep_latest` keeps outcomes."""
-    found: dict[str, TicketFacts] = {}
-    for fact in facts:
-        earlier = found.get(fact.ticket_id)
-        if earlier is None or fact.as_of >= earlier.as_of:
-            found[fact.ticket_id] = fact
-    return list(found.values())
-
-
 def _fingerprint() -> str:
     digest = hashlib.sha256()
     for module in (__name__, ticket_outcome.__name__):

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import (
@@ -147,16 +148,28 @@ async def decode_outcomes(
     return outcomes
 
 
-def keep_latest(outcomes: Iterable[TicketOutcome]) -> list[TicketOutcome]:
-    """One outcome per ticket id: the one written last (``as_of``; on a tie the later one).
+class _Stamped(Protocol):
+    @property
+    def ticket_id(self) -> str: ...
+
+    @property
+    def as_of(self) -> Any: ...  # a datetime on outcomes, microseconds on the cache's facts
+
+
+_StampedT = TypeVar("_StampedT", bound=_Stamped)
+
+
+def keep_latest(items: Iterable[_StampedT]) -> list[_StampedT]:
+    """One per ticket id: the one written last (``as_of``; on a tie the later one). For
+    outcomes as read, and for the cache's facts of them alike.
 
     The same id twice happens only if a ticket was opened again after its workflow closed.
     """
-    latest: dict[str, TicketOutcome] = {}
-    for outcome in outcomes:
-        earlier = latest.get(outcome.ticket_id)
-        if earlier is None or outcome.as_of >= earlier.as_of:
-            latest[outcome.ticket_id] = outcome
+    latest: dict[str, _StampedT] = {}
+    for item in items:
+        earlier = latest.get(item.ticket_id)
+        if earlier is None or item.as_of >= earlier.as_of:
+            latest[item.ticket_id] = item
     return list(latest.values())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import stat
 import uuid
 from collections.abc import AsyncIterator
@@ -19,21 +18,16 @@ from escalations.cli.main import main
 from escalations.dev import DevServer, start_dev_server
 from escalations.runtime.data_converter import data_converter
 from reports.cache_file import FILE_NAME
+from tests.e2e.processes import free_port
 from tests.reports.outcomes import POLICY_YAML, RANGE, outcome
 
 REPORT = ["report", "--from", RANGE[0].isoformat(), "--to", RANGE[1].isoformat()]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
     started = await start_dev_server(
-        _free_port(), _free_port(), tmp_path_factory.mktemp("dev-server"), in_memory=True
+        free_port(), free_port(), tmp_path_factory.mktemp("dev-server"), in_memory=True
     )
     yield started
     await started.stop()

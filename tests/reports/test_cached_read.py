@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -39,6 +38,7 @@ from reports.figures import build_report, report_of_facts
 from reports.outcome_cache import OutcomeCache
 from reports.ticket_facts import TicketFacts
 from reports.visibility import TicketFilter, read_outcomes
+from tests.e2e.processes import free_port
 from tests.reports.outcomes import outcome, policy
 from workflows import search_attributes as sa
 from workflows.ticket_outcome import OUTCOME_MEMO, TicketOutcome
@@ -69,17 +69,11 @@ class StandIn:
         self._closing = True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
     started = await start_dev_server(
-        _free_port(),
-        _free_port(),
+        free_port(),
+        free_port(),
         tmp_path_factory.mktemp("dev-server"),
         in_memory=True,
         namespace=OTHER_NAMESPACE,

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 
 from reports import ticket_facts
 from reports.outcome_cache import OutcomeCache, Source
-from reports.ticket_facts import COLUMNS, FINGERPRINT, TicketFacts, latest
+from reports.ticket_facts import COLUMNS, FINGERPRINT, TicketFacts
+from reports.visibility import keep_latest
 from tests.reports.outcomes import START, outcome
 from tests.reports.test_figures_reference import outcomes
 from workflows.ticket_outcome import Pause, TicketOutcome
@@ -67,8 +68,8 @@ def test_the_latest_outcome_of_a_ticket_counts() -> None:
     later = TicketFacts.of(outcome("T-1", team="b", as_of=START + timedelta(days=2)))
     tie = TicketFacts.of(outcome("T-1", team="c", as_of=START + timedelta(days=2)))
     other = TicketFacts.of(outcome("T-2", as_of=START))
-    assert latest([later, first, other]) == [later, other]
-    assert latest([first, later, tie]) == [tie]
+    assert keep_latest([later, first, other]) == [later, other]
+    assert keep_latest([first, later, tie]) == [tie]
 
 
 def test_facts_made_by_other_code_are_not_used(tmp_path: Path) -> None:
