@@ -1,4 +1,5 @@
-"""The delivery ledger: which notices SendGrid has already accepted, by idempotency key.
+"""The delivery ledger: which notices a provider (SendGrid, Slack, PagerDuty, Teams, a webhook
+receiver) has already accepted, by idempotency key.
 
 SendGrid's ``mail/send`` has no idempotency key of its own, so a retry of an accepted notice
 is a second email. Retries happen when a worker dies after SendGrid answered but before
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     provider TEXT NOT NULL,
     message_id TEXT,
     detail TEXT,
-    recorded_at REAL NOT NULL
+    recorded_at REAL NOT NULL,
+    conversation TEXT
 )
 """
 
@@ -81,6 +83,9 @@ class DeliveryLedger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(deliveries)")}
+            if "conversation" not in columns:  # a ledger written before channels existed
+                self._db.execute("ALTER TABLE deliveries ADD COLUMN conversation TEXT")
 
     @property
     def path(self) -> Path:
@@ -91,18 +96,19 @@ class DeliveryLedger:
         """The recorded result of an accepted notice, or None if it was never accepted."""
         with self._lock:
             row = self._db.execute(
-                "SELECT provider, message_id, detail, recorded_at FROM deliveries "
+                "SELECT provider, message_id, detail, recorded_at, conversation FROM deliveries "
                 "WHERE key_digest = ?",
                 (_digest(idempotency_key),),
             ).fetchone()
         if row is None:
             return None
-        provider, message_id, detail, recorded_at = row
+        provider, message_id, detail, recorded_at, conversation = row
         accepted = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(recorded_at))
         return DeliveryResult(
             status="sent",
             provider=provider,
             message_id=message_id,
+            conversation=conversation,
             detail=f"accepted at {accepted} by an earlier attempt ({detail}); not sent again",
         )
 
@@ -111,14 +117,15 @@ class DeliveryLedger:
         with self._lock, self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO deliveries "
-                "(key_digest, provider, message_id, detail, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "(key_digest, provider, message_id, detail, recorded_at, conversation) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     _digest(idempotency_key),
                     result.provider,
                     result.message_id,
                     result.detail,
                     self._clock(),
+                    result.conversation,
                 ),
             )
             self._recorded += 1
@@ -176,8 +183,9 @@ class LedgeredBackend:
 def send_once(
     ledger: DeliveryLedger, key: str, send: Callable[[], DeliveryResult]
 ) -> DeliveryResult:
-    """The result recorded for ``key`` if SendGrid already accepted it, else ``send()``'s,
-    recorded. A ledger that cannot be read or written never stops the send."""
+    """The result recorded for ``key`` if the provider already accepted it, else ``send()``'s,
+    recorded when it was sent (a skipped event is not). A ledger that cannot be read or written
+    never stops the send."""
     try:
         earlier = ledger.lookup(key)
     except sqlite3.Error as err:
@@ -186,6 +194,8 @@ def send_once(
     if earlier is not None:
         return earlier
     result = send()
+    if result.status != "sent":
+        return result
     try:
         ledger.record(key, result)
     except sqlite3.Error as err:

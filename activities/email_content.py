@@ -113,7 +113,7 @@ def _yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _overview(request: NotificationRequest) -> list[tuple[str, str]]:
+def overview_rows(request: NotificationRequest) -> list[tuple[str, str]]:
     """The labelled facts of a notice, in reading order, already cleaned."""
     ticket = request.ticket
     rows = [
@@ -137,7 +137,7 @@ def _overview(request: NotificationRequest) -> list[tuple[str, str]]:
     return [(label, clean_field(value)) for label, value in rows]
 
 
-def _clock_row(clock: ClockSnapshot) -> dict[str, str]:
+def clock_row(clock: ClockSnapshot) -> dict[str, str]:
     return {
         "clock": clean_field(clock.clock),
         "target": format_duration(clock.target),
@@ -150,10 +150,10 @@ def _clock_row(clock: ClockSnapshot) -> dict[str, str]:
 
 def render_text(request: NotificationRequest) -> str:
     """The plain-text body: one ``Label: value`` line per fact, then one line per clock."""
-    lines = [f"{label}: {value}" for label, value in _overview(request)]
+    lines = [f"{label}: {value}" for label, value in overview_rows(request)]
     if request.clocks:
         lines += ["", "SLA clocks:"]
-        for row in map(_clock_row, request.clocks):
+        for row in map(clock_row, request.clocks):
             lines.append(
                 f"- {row['clock']}: target {row['target']}, elapsed {row['elapsed']}, "
                 f"due {row['due_at']}, breached {row['breached']}, stopped {row['stopped']}"
@@ -167,7 +167,7 @@ def render_html(request: NotificationRequest) -> str:
     heading = esc(render_subject(request))
     facts = "\n".join(
         f'<tr><th align="left">{esc(label)}</th><td>{esc(value)}</td></tr>'
-        for label, value in _overview(request)
+        for label, value in overview_rows(request)
     )
     parts = [
         "<!DOCTYPE html>",
@@ -180,7 +180,7 @@ def render_html(request: NotificationRequest) -> str:
         header = "".join(f"<th>{name}</th>" for name in names)
         rows = "\n".join(
             "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row.values()) + "</tr>"
-            for row in map(_clock_row, request.clocks)
+            for row in map(clock_row, request.clocks)
         )
         parts.append(f"<h2>SLA clocks</h2>\n<table>\n<tr>{header}</tr>\n{rows}\n</table>")
     parts.append("</body></html>")
@@ -225,7 +225,7 @@ def template_data(request: NotificationRequest) -> dict[str, Any]:
         "policy": clean_field(request.policy),
         "policy_version": clean_field(request.policy_version),
         "clocks": [
-            {**_clock_row(clock), "breached": clock.breached, "stopped": clock.stopped}
+            {**clock_row(clock), "breached": clock.breached, "stopped": clock.stopped}
             for clock in request.clocks
         ],
     }

@@ -25,8 +25,21 @@ OUTBOX_WRITE_FAILED = "OutboxWriteFailed"
 """The local outbox could not be written (disk full, permissions): retried."""
 INVALID_RECIPIENT = "InvalidRecipient"
 """A recipient address that no provider would accept."""
+CHANNEL_REJECTED = "ChannelRejected"
+"""Slack, PagerDuty, Teams or a webhook receiver refused the notice for good (a bad token,
+an unknown channel, an invalid event): recorded as failed, not retried."""
+CHANNEL_RATE_LIMITED = "ChannelRateLimited"
+"""The provider answered 429: retried after its ``Retry-After``."""
+CHANNEL_UNAVAILABLE = "ChannelUnavailable"
+"""The provider answered 5xx (or an error it documents as temporary): retried with backoff."""
+CHANNEL_UNREACHABLE = "ChannelUnreachable"
+"""No answer from the provider (network, timeout): retried with backoff."""
+SECRET_UNAVAILABLE = "SecretUnavailable"
+"""A channel's secret vanished between the check and the send: retried (it may be restored)."""
 NO_RECIPIENTS = "NoRecipients"
 """An SLO email whose roles resolve to nobody."""
 
-PERMANENT = frozenset({POLICY_NOT_FOUND, POLICY_INVALID, SENDGRID_REJECTED, NO_RECIPIENTS})
+PERMANENT = frozenset(
+    {POLICY_NOT_FOUND, POLICY_INVALID, SENDGRID_REJECTED, CHANNEL_REJECTED, NO_RECIPIENTS}
+)
 """The types no retry can fix; the rest are transient."""

@@ -71,7 +71,8 @@ class NotificationRequest(BaseModel):
     """
 
     idempotency_key: str
-    channel: Literal["email"] = "email"
+    channel: str = "email"
+    """``email``, or the name of the policy channel a channel notice goes to."""
     recipients: list[str] = Field(min_length=1)
     template_id: str | None = None
     level: str
@@ -85,9 +86,14 @@ class NotificationRequest(BaseModel):
 
 
 class DeliveryResult(BaseModel):
-    """What became of a notice: ``sent`` (accepted by SendGrid), ``written`` (to the outbox)."""
+    """What became of a notice: ``sent`` (accepted by the provider), ``written`` (to the
+    outbox), or ``skipped`` (nothing to send for this event on this channel)."""
 
-    status: Literal["sent", "written"]
-    provider: Literal["sendgrid", "outbox"]
+    status: Literal["sent", "written", "skipped"]
+    provider: Literal["sendgrid", "outbox", "slack", "pagerduty", "teams", "webhook"]
     message_id: str | None = None
+    """The provider's id: SendGrid's message id, Slack's ``ts``, PagerDuty's ``dedup_key``,
+    the webhook's ``webhook-id``."""
+    conversation: str | None = None
+    """Slack only: the id of the channel the message went to (``chat.update`` needs it)."""
     detail: str | None = None

@@ -6,6 +6,7 @@ configured, otherwise the ``.eml`` outbox. The workflow does not know or care wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -65,63 +66,74 @@ class NotificationActivities:
             ApplicationError: non-retryable ``InvalidRecipient`` when an address is not one;
                 otherwise whatever the backend raises (see ``SendGridSender.deliver``).
         """
-        ticket = single_line(request.ticket.ticket_id)[:100]
-        level = single_line(request.level)[:100]
-        extra = {
-            "ticket_id": ticket,
-            "escalation_level": level,
-            "policy": single_line(request.policy)[:100],
-            "priority": single_line(request.ticket.priority)[:100],
-        }
-        meter = activity.metric_meter()
-        failures = meter.create_counter(
-            DELIVERY_FAILURES, "Failed attempts to deliver a notice (retried or not)"
-        )
-        try:
+
+        def send() -> DeliveryResult:
             _check_recipients(request.recipients)
-            result = self._backend.deliver(request)
-        except ApplicationError as err:
-            failures.add(
-                1,
-                {
-                    "channel": request.channel,
-                    "error_type": err.type or "unknown",
-                    "permanent": "true" if err.non_retryable else "false",
-                },
-            )
-            activity.logger.warning(
-                "notice for ticket %s level %s failed: %s (%s)",
-                ticket,
-                level,
-                err.type,
-                "permanent" if err.non_retryable else "will retry",
-                extra=extra,
-            )
-            raise
-        except Exception as err:
-            # A bug rather than a provider's answer: the SDK logs it and retries.
-            failures.add(
-                1,
-                {
-                    "channel": request.channel,
-                    "error_type": type(err).__name__,
-                    "permanent": "false",
-                },
-            )
-            raise
-        meter.create_counter(DELIVERIES, "Notices delivered (sent or written)").add(
-            1, {"channel": request.channel, "provider": result.provider}
+            return self._backend.deliver(request)
+
+        return observe_delivery(request, send)
+
+
+def observe_delivery(
+    request: NotificationRequest, send: Callable[[], DeliveryResult]
+) -> DeliveryResult:
+    """Run ``send`` for one notice, counting and logging its outcome with the notice's ticket,
+    level, policy, priority and channel (email or the channel's name)."""
+    ticket = single_line(request.ticket.ticket_id)[:100]
+    level = single_line(request.level)[:100]
+    channel = single_line(request.channel)[:100]
+    extra = {
+        "ticket_id": ticket,
+        "escalation_level": level,
+        "policy": single_line(request.policy)[:100],
+        "priority": single_line(request.ticket.priority)[:100],
+        "channel": channel,
+    }
+    meter = activity.metric_meter()
+    failures = meter.create_counter(
+        DELIVERY_FAILURES, "Failed attempts to deliver a notice (retried or not)"
+    )
+    try:
+        result = send()
+    except ApplicationError as err:
+        failures.add(
+            1,
+            {
+                "channel": channel,
+                "error_type": err.type or "unknown",
+                "permanent": "true" if err.non_retryable else "false",
+            },
         )
-        activity.logger.info(
-            "notice for ticket %s level %s %s via %s (message id %s)",
+        activity.logger.warning(
+            "notice for ticket %s level %s via %s failed: %s (%s)",
             ticket,
             level,
-            result.status,
-            result.provider,
-            result.message_id,
+            channel,
+            err.type,
+            "permanent" if err.non_retryable else "will retry",
             extra=extra,
         )
-        return result
+        raise
+    except Exception as err:
+        # A bug rather than a provider's answer: the SDK logs it and retries.
+        failures.add(
+            1, {"channel": channel, "error_type": type(err).__name__, "permanent": "false"}
+        )
+        raise
+    meter.create_counter(DELIVERIES, "Notices delivered (sent or written)").add(
+        1, {"channel": channel, "provider": result.provider}
+    )
+    activity.logger.info(
+        "notice for ticket %s level %s via %s %s by %s (id %s)",
+        ticket,
+        level,
+        channel,
+        result.status,
+        result.provider,
+        result.message_id,
+        extra=extra,
+    )
+    return result
 
 
 def _check_recipients(recipients: list[str]) -> None:

@@ -41,6 +41,7 @@ from activities.slo_models import (
     alert_workflow_id,
 )
 from policies.contacts import resolve_recipients
+from policies.emails import is_email_address
 from policies.loader import PolicyError, find_policy_file, load_named_policy
 from policies.model import Policy
 from reports.burn_rate import evaluate_objective
@@ -246,9 +247,13 @@ class SloActivities:
 
 
 def _alert_recipients(policies: Iterable[Policy]) -> list[str]:
-    """The addresses of the policies' SLO alert roles (policy-wide contacts), each once."""
+    """The addresses of the policies' SLO alert roles (policy-wide contacts), each once.
+
+    SLO alerts are emails: a role's channels (Slack, PagerDuty, ...) are left out here.
+    """
     return unique_addresses(
         address
         for policy in policies
         for address in resolve_recipients(policy, policy.slo_alert_roles(), "", None)
+        if is_email_address(address)
     )

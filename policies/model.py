@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from policies.calendar_definition import CalendarDefinition
+from policies.channels import RESERVED_CHANNEL_NAMES, Channel, PagerDutySettings
 from policies.durations import PositiveDuration
 from policies.emails import EmailAddress, is_email_address
 
@@ -248,7 +249,20 @@ class Level(_Strict):
     reassign: Reassign | None = None
 
 
-Contacts = dict[Slug, list[EmailAddress]]
+def _contact(value: str) -> str:
+    if is_email_address(value) or slug_problem(value) is None:
+        return value
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    raise ValueError(
+        f"{shown!r} is neither an email address such as lead@example.com nor the name of a "
+        "channel under channels"
+    )
+
+
+ContactName = Annotated[str, AfterValidator(_contact)]
+"""A point of contact: an email address, or the name of one of the policy's ``channels``."""
+
+Contacts = dict[Slug, list[ContactName]]
 
 
 class QuietHours(_Strict):
@@ -347,6 +361,8 @@ class Policy(_Strict):
     levels: list[Level] = Field(min_length=1)
     calendars: dict[Slug, CalendarDefinition] = Field(default_factory=dict)
     quiet_hours: dict[str, QuietHours] = Field(default_factory=dict)
+    channels: dict[Slug, Channel] = Field(default_factory=dict)
+    """Named endpoints (Slack, PagerDuty, Teams, signed webhooks) contacts may list."""
     feedback_window: PositiveDuration = DEFAULT_FEEDBACK_WINDOW
     """How long a resolved ticket takes feedback and may be reopened before it closes."""
     service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
@@ -364,6 +380,7 @@ class Policy(_Strict):
         if ALWAYS_OPEN in self.calendars:
             problems.append(f"calendars.{ALWAYS_OPEN}: the name is built in; choose another")
         calendars = {ALWAYS_OPEN, *self.calendars}
+        problems += self._channel_problems()
         problems += self._quiet_hours_problems(roles, calendars)
         problems += [
             f"targets.{prio}.calendar: unknown calendar {t.calendar!r}; defined: "
@@ -415,14 +432,43 @@ class Policy(_Strict):
             seen.add(objective.key)
         return problems
 
+    def _channel_problems(self) -> list[str]:
+        problems = [
+            f"channels.{name}: the name is reserved; choose another"
+            for name in self.channels
+            if name in RESERVED_CHANNEL_NAMES
+        ]
+        for name, channel in self.channels.items():
+            settings = channel.settings
+            if isinstance(settings, PagerDutySettings):
+                problems += [
+                    f"channels.{name}.pagerduty.severity.{prio}: priority {prio!r} has no "
+                    f"targets; defined: {', '.join(self.targets)}"
+                    for prio in settings.severity
+                    if prio not in self.targets
+                ]
+        defined = ", ".join(sorted(self.channels)) or "none"
+        places = [("contacts", self.contacts)] + [
+            (f"teams.{team}", overrides) for team, overrides in self.teams.items()
+        ]
+        for where, contacts in places:
+            for role, entries in contacts.items():
+                problems += [
+                    f"{where}.{role}.{i}: {entry!r} is not an email address, and no channel of "
+                    f"that name is defined under channels (defined: {defined})"
+                    for i, entry in enumerate(entries)
+                    if not is_email_address(entry) and entry not in self.channels
+                ]
+        return problems
+
     def _quiet_hours_problems(self, roles: set[str], calendars: set[str]) -> list[str]:
         problems: list[str] = []
         for who, quiet in self.quiet_hours.items():
             where = f"quiet_hours.{who}"
-            if who not in roles and not is_email_address(who):
+            if who not in roles and not is_email_address(who) and who not in self.channels:
                 problems.append(
-                    f"{where}: {who!r} is neither a role ({', '.join(sorted(roles))}) nor an "
-                    "email address"
+                    f"{where}: {who!r} is neither a role ({', '.join(sorted(roles))}), an "
+                    "email address nor a channel"
                 )
             if quiet.calendar not in calendars:
                 problems.append(
@@ -438,8 +484,8 @@ class Policy(_Strict):
         return problems
 
     def quiet_hours_for(self, role: str, address: str) -> QuietHours | None:
-        """The quiet hours that apply to ``address`` notified as ``role``: an entry for the
-        address itself wins over one for its role."""
+        """The quiet hours that apply to ``address`` (an email address or a channel) notified
+        as ``role``: an entry for the address or channel itself wins over one for its role."""
         for key, quiet in self.quiet_hours.items():
             if key.lower() == address.lower():
                 return quiet

@@ -71,7 +71,9 @@ def test_every_permanent_type_is_in_some_non_retryable_list() -> None:
     assert listed == errors.PERMANENT
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "activities").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "activities").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_activities_raise_error_types_by_name(path: Path) -> None:
     literals = [
         ast.literal_eval(value)
@@ -84,7 +86,7 @@ def test_activities_raise_error_types_by_name(path: Path) -> None:
 def test_each_constant_is_raised_somewhere() -> None:
     source = "\n".join(
         p.read_text(encoding="utf-8")
-        for p in (ROOT / "activities").glob("*.py")
+        for p in (ROOT / "activities").rglob("*.py")
         if p.name != "errors.py"
     )
     unused = [name for name in CONSTANTS if name not in source]

@@ -323,7 +323,7 @@ QUIET_HOURS = [
     ),
     pytest.param(
         "boss: {calendar: support}",
-        "quiet_hours.boss: 'boss' is neither a role (assignee, manager) nor an email address",
+        "quiet_hours.boss: 'boss' is neither a role (assignee, manager), an email address nor a channel",
         id="unknown-role",
     ),
     pytest.param(
