@@ -157,6 +157,8 @@ def build_notification_activities(
     from_address: str,
     outbox_dir: Path,
     delivery_ledger: Path | None = None,
+    *,
+    sandbox: bool = False,
 ) -> NotificationActivities:
     """Build the activities from worker configuration.
 
@@ -168,6 +170,7 @@ def build_notification_activities(
         delivery_ledger: The SQLite file recording notices SendGrid accepted, so a retry
             after a worker died mid-send is not sent twice; ``None`` sends every attempt.
             The outbox needs none: its file names already come from the idempotency key.
+        sandbox: SendGrid's sandbox mode (validated, not delivered).
 
     Raises:
         ValueError: when ``from_address`` is not a plain email address.
@@ -176,7 +179,9 @@ def build_notification_activities(
     key = (api_key or "").strip()
     backend: EmailBackend
     if key:
-        backend = SendGridSender(key, from_address, host=sendgrid_host or DEFAULT_HOST)
+        backend = SendGridSender(
+            key, from_address, host=sendgrid_host or DEFAULT_HOST, sandbox=sandbox
+        )
         if delivery_ledger is not None:
             backend = LedgeredBackend(backend, DeliveryLedger(delivery_ledger))
     else:

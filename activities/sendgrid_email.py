@@ -56,6 +56,8 @@ class SendGridSender:
         host: The API base URL; tests point it at a loopback fake.
         timeout: Seconds to wait for SendGrid on one request.
         clock: Current Unix time; injectable so rate-limit delays can be tested exactly.
+        sandbox: SendGrid's sandbox mode: every request is validated and nothing is delivered
+            (staging environments).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class SendGridSender:
         host: str = DEFAULT_HOST,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.time,
+        sandbox: bool = False,
     ) -> None:
         if not api_key:
             # The sendgrid client would quietly fall back to $SENDGRID_API_KEY instead.
@@ -73,6 +76,7 @@ class SendGridSender:
         self._api_key = api_key
         self._from_address = from_address
         self._clock = clock
+        self._sandbox = sandbox
         self._client = sendgrid.SendGridAPIClient(api_key, host=host)
         self._client.client.timeout = timeout
 
@@ -128,6 +132,9 @@ class SendGridSender:
 
     def post(self, body: dict[str, Any]) -> DeliveryResult:
         """Post a ``mail/send`` body; raises as :meth:`deliver` does."""
+        if self._sandbox:
+            settings = {**body.get("mail_settings", {}), "sandbox_mode": {"enable": True}}
+            body = {**body, "mail_settings": settings}
         try:
             response = self._client.client.mail.send.post(request_body=body)
         except HTTPError as err:
@@ -140,11 +147,12 @@ class SendGridSender:
                 type=errors.SENDGRID_UNREACHABLE,
             ) from None
         message_id = response.headers.get("X-Message-Id")
+        sandbox = "; sandbox mode: validated, not delivered" if self._sandbox else ""
         return DeliveryResult(
             status="sent",
             provider="sendgrid",
             message_id=str(message_id) if message_id else None,
-            detail=f"HTTP {response.status_code}",
+            detail=f"HTTP {response.status_code}{sandbox}",
         )
 
     def _http_failure(self, err: HTTPError) -> ApplicationError:

@@ -111,13 +111,15 @@ def build_prepared_sender(
     from_address: str,
     outbox_dir: Path,
     delivery_ledger: Path | None = None,
+    *,
+    sandbox: bool = False,
 ) -> PreparedEmailSender:
     """SendGrid when an API key is set, else the outbox: the worker's choice for notices."""
     key = (api_key or "").strip()
     if key:
         ledger = DeliveryLedger(delivery_ledger) if delivery_ledger is not None else None
         return SendGridPreparedSender(
-            key, from_address, host=sendgrid_host or DEFAULT_HOST, ledger=ledger
+            key, from_address, host=sendgrid_host or DEFAULT_HOST, ledger=ledger, sandbox=sandbox
         )
     return OutboxPreparedWriter(outbox_dir, from_address)
 

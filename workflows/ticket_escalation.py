@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.channels.models import ChannelEvent, ChannelNotice, SlackThread
     from activities.models import (
         ClockSnapshot,
         DeliveryResult,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import ticket_preconditions as rules
     from workflows import timeouts
+    from workflows.ticket_channels import EMAIL, ChannelState, channels_told_of
     from workflows.ticket_details import current_details
     from workflows.ticket_messages import (
         AcknowledgeRequest,
@@ -127,6 +129,8 @@ class TicketEscalation:
         self._calendars: CalendarSet = builtin_calendars()
         self._changed = False
         self._deliveries: dict[int, asyncio.Task[None]] = {}
+        self._channel_events: list[asyncio.Task[None]] = []
+        self._told_state: TicketStateName | None = None
         self._published: dict[str, sa.SearchValue] = {}
         self._details = ""
         self._reporting = False
@@ -154,6 +158,7 @@ class TicketEscalation:
         self._lean = workflow.patched(ONE_PATCH_STEADY_TIMER)
         self._state = input.continued or await self._open(input)
         self._calendars = policy_calendars(self._state.policy)
+        self._told_state = self._state.state
         self._published = dict(self._current_search_values()) if input.continued else {}
         self._reporting = self._patched(SLA_REPORTING)
         if input.continued:
@@ -167,13 +172,13 @@ class TicketEscalation:
                 self._publish()
                 if self._should_continue_as_new():
                     await workflow.wait_condition(
-                        lambda: not self._deliveries and workflow.all_handlers_finished()
+                        lambda: self._sending_done() and workflow.all_handlers_finished()
                     )
                     self._disarm_timer()
                     workflow.continue_as_new(self._continued_input(input))
                 await self._sleep_until_next_change()
             await workflow.wait_condition(
-                lambda: not self._deliveries and workflow.all_handlers_finished()
+                lambda: self._sending_done() and workflow.all_handlers_finished()
             )
             self._publish()
             if not self._patched(FEEDBACK_WINDOW) or not await self._feedback_window():
@@ -367,8 +372,16 @@ class TicketEscalation:
             self._start_delivery(index)
 
     def _start_delivery(self, index: int) -> None:
-        request = self._notification(self._require_state().escalations[index])
-        self._deliveries[index] = asyncio.create_task(self._deliver(index, request))
+        record = self._require_state().escalations[index]
+        request = self._notification(record)
+        if record.channel == EMAIL:
+            self._deliveries[index] = asyncio.create_task(self._deliver(index, request))
+        else:
+            self._deliveries[index] = asyncio.create_task(self._deliver_to_channel(index, request))
+
+    def _sending_done(self) -> bool:
+        self._channel_events = [task for task in self._channel_events if not task.done()]
+        return not self._deliveries and not self._channel_events
 
     def _notification(self, record: EscalationRecord) -> NotificationRequest:
         state = self._require_state()
@@ -376,7 +389,7 @@ class TicketEscalation:
         level = next(lvl for lvl in state.policy.levels if lvl.name == record.level)
         return NotificationRequest(
             idempotency_key=state.notice_key_for(record),
-            channel=level.channel,
+            channel=record.channel,
             recipients=record.recipients,
             template_id=level.template_id,
             level=record.level,
@@ -386,25 +399,28 @@ class TicketEscalation:
             ticket=TicketSnapshot(
                 **state.fields.model_dump(), state=status.state.value, opened_at=state.opened_at
             ),
-            clocks=[
-                ClockSnapshot(
-                    clock=name,
-                    target=clock.target,
-                    elapsed=clock.elapsed,
-                    due_at=clock.due_at,
-                    breached=clock.breached,
-                    stopped=clock.stopped_at is not None,
-                    timezone=clock.timezone,
-                )
-                for name, clock in status.clocks.items()
-                if clock.started
-            ],
+            clocks=self._clock_snapshots(status),
             policy=state.policy.name,
             policy_version=state.policy.version,
         )
 
+    @staticmethod
+    def _clock_snapshots(status: TicketStatus) -> list[ClockSnapshot]:
+        return [
+            ClockSnapshot(
+                clock=name,
+                target=clock.target,
+                elapsed=clock.elapsed,
+                due_at=clock.due_at,
+                breached=clock.breached,
+                stopped=clock.stopped_at is not None,
+                timezone=clock.timezone,
+            )
+            for name, clock in status.clocks.items()
+            if clock.started
+        ]
+
     async def _deliver(self, index: int, request: NotificationRequest) -> None:
-        state = self._require_state()
         try:
             result = await workflow.execute_activity(
                 "send_notification",
@@ -420,19 +436,150 @@ class TicketEscalation:
         except ActivityError as err:
             # Rejected by SendGrid (a bad address, a bad key) or out of retries: record it and
             # go on; the ticket must keep escalating to the levels that can still be reached.
-            cause = err.cause if err.cause is not None else err
-            delivery = Delivery(status="failed", detail=str(cause)[:1000])
+            delivery = _failed(err)
         except asyncio.CancelledError:
             delivery = Delivery(status="cancelled", detail="the ticket was resolved first")
         finally:
             self._deliveries.pop(index, None)
+        self._record_delivery(index, request, delivery)
+
+    async def _deliver_to_channel(self, index: int, request: NotificationRequest) -> None:
+        state = self._require_state()
+        name = request.channel
+        try:
+            # One thread per ticket and channel: a notice waits for an earlier one still
+            # posting the thread's root, so that it replies under it instead of starting
+            # another thread.
+            await workflow.wait_condition(lambda: not self._posting_root(name, index))
+            result = await self._send_to_channel(
+                ChannelNotice(
+                    name=name,
+                    channel=state.policy.channels[name],
+                    notice=request,
+                    ticket_key=state.notice_key,
+                    thread=state.channels.get(name, ChannelState()).thread,
+                    severity_rank=list(state.policy.targets).index(request.ticket.priority),
+                ),
+                f"notify {request.level} #{request.repeat} via {name}",
+            )
+            delivery = Delivery.from_result(result)
+            self._keep_thread(name, result)
+        except ActivityError as err:
+            delivery = _failed(err)
+        except asyncio.CancelledError:
+            delivery = Delivery(status="cancelled", detail="the ticket was resolved first")
+        finally:
+            self._deliveries.pop(index, None)
+        self._record_delivery(index, request, delivery)
+
+    def _posting_root(self, name: str, index: int) -> bool:
+        state = self._require_state()
+        if state.channels.get(name, ChannelState()).thread is not None:
+            return False
+        return any(
+            other < index and state.escalations[other].channel == name for other in self._deliveries
+        )
+
+    def _keep_thread(self, name: str, result: DeliveryResult) -> None:
+        state = self._require_state()
+        kept = state.channels.setdefault(name, ChannelState())
+        if kept.thread is None and result.message_id and result.conversation:
+            kept.thread = SlackThread(conversation=result.conversation, ts=result.message_id)
+
+    async def _send_to_channel(self, notice: ChannelNotice, summary: str) -> DeliveryResult:
+        result: DeliveryResult = await workflow.execute_activity(
+            "send_channel_notice",
+            notice,
+            result_type=DeliveryResult,
+            start_to_close_timeout=timeouts.NOTIFY_ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=timeouts.NOTIFY_GIVE_UP_AFTER,
+            retry_policy=timeouts.CHANNEL_NOTIFY_RETRY,
+            # A page must not land after the resolve that follows it: a cancelled notice is
+            # waited for, so the channel's resolve is sent after whatever it did.
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=summary,
+        )
+        return result
+
+    def _tell_channels(self, event: ChannelEvent) -> None:
+        """Tell each channel a notice reached that the ticket was acknowledged, paused,
+        resumed or resolved (Slack rewrites its root, PagerDuty acknowledges or resolves)."""
+        state = self._require_state()
+        names = channels_told_of(state.policy, state.escalations, event)
+        if not names:
+            return
+        state.channel_events += 1
+        status = self._status()
+        for name in names:
+            notice = ChannelNotice(
+                name=name,
+                channel=state.policy.channels[name],
+                event=event,
+                notice=NotificationRequest(
+                    idempotency_key=state.channel_event_key(event, name),
+                    channel=name,
+                    recipients=[name],
+                    level=state.current_level() or event,
+                    reason=f"the ticket was {event}",
+                    due_at=workflow.now(),
+                    ticket=TicketSnapshot(
+                        **state.fields.model_dump(),
+                        state=status.state.value,
+                        opened_at=state.opened_at,
+                    ),
+                    clocks=self._clock_snapshots(status),
+                    policy=state.policy.name,
+                    policy_version=state.policy.version,
+                ),
+                ticket_key=state.notice_key,
+                severity_rank=list(state.policy.targets).index(state.fields.priority),
+            )
+            self._channel_events.append(asyncio.create_task(self._send_event(notice)))
+
+    async def _send_event(self, notice: ChannelNotice) -> None:
+        state = self._require_state()
+        name = notice.name
+        # After every notice to the channel has settled: the root's ts is known, and a resolve
+        # follows the trigger it resolves.
+        await workflow.wait_condition(
+            lambda: not any(state.escalations[i].channel == name for i in self._deliveries)
+        )
+        thread = state.channels.get(name, ChannelState()).thread
+        notice = notice.model_copy(update={"thread": thread})
+        try:
+            result = await self._send_to_channel(notice, f"tell {name}: {notice.event}")
+            status: str = result.status
+            detail = result.detail
+        except ActivityError as err:
+            status, detail = "failed", _failed(err).detail
+        kept = state.channels.setdefault(name, ChannelState())
+        kept.last_event, kept.last_event_status, kept.last_event_detail = (
+            notice.event,
+            status,
+            detail,
+        )
+        workflow.logger.log(
+            logging.WARNING if status == "failed" else logging.INFO,
+            "ticket %s: %s told to %s: %s",
+            notice.notice.ticket.ticket_id,
+            notice.event,
+            name,
+            status,
+            extra=self._log_extra(),
+        )
+
+    def _record_delivery(
+        self, index: int, request: NotificationRequest, delivery: Delivery
+    ) -> None:
+        state = self._require_state()
         self._metrics.notice(request.channel, delivery.status)
         workflow.logger.log(
             logging.WARNING if delivery.status == "failed" else logging.INFO,
-            "ticket %s: notice of level %s (repeat %d) %s%s",
+            "ticket %s: notice of level %s (repeat %d) via %s %s%s",
             request.ticket.ticket_id,
             request.level,
             request.repeat,
+            request.channel,
             delivery.status,
             f": {delivery.detail}" if delivery.status == "failed" else "",
             extra=self._log_extra(request.level),
@@ -543,8 +690,26 @@ class TicketEscalation:
                 update.name,
                 extra=self._log_extra(),
             )
+        self._tell_state_change()
         self._changed = True
         return self._status()
+
+    def _tell_state_change(self) -> None:
+        state = self._require_state()
+        before, after = self._told_state, state.state
+        if before is None or after == before:
+            return
+        self._told_state = after
+        events: dict[TicketStateName, ChannelEvent] = {
+            TicketStateName.RESOLVED: "resolved",
+            TicketStateName.PAUSED: "paused",
+            TicketStateName.ACKNOWLEDGED: "acknowledged",
+        }
+        event = events.get(after)
+        if before is TicketStateName.PAUSED and after is not TicketStateName.RESOLVED:
+            event = "resumed"
+        if event is not None:
+            self._tell_channels(event)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -744,6 +909,11 @@ class TicketEscalation:
     @migrate_policy.validator
     def _validate_migrate_policy(self, request: MigratePolicyRequest) -> None:
         self._check(rules.migrate_policy_problem(self._state, request.to_version))
+
+
+def _failed(err: ActivityError) -> Delivery:
+    cause = err.cause if err.cause is not None else err
+    return Delivery(status="failed", detail=str(cause)[:1000])
 
 
 def _reporting_search_values(outcome: TicketOutcome) -> dict[str, sa.SearchValue]:

@@ -18,6 +18,7 @@ from policies.calendar import CalendarSet
 from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
 from policies.zones import zone
+from workflows.ticket_channels import ChannelState
 from workflows.ticket_outcome import Reopen
 from workflows.ticket_state import EscalationRecord, PolicyMigration, TicketState, TicketStateName
 
@@ -229,6 +230,8 @@ class TicketStatus(TicketFields):
     feedback_comment: str | None = None
     feedback_closes_at: datetime | None = None
     policy_migrations: list[PolicyMigration] = Field(default_factory=list)
+    channels: dict[str, ChannelState] = Field(default_factory=dict)
+    """Each channel a notice reached: its Slack thread and the last state change sent."""
 
 
 def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> TicketStatus:
@@ -288,6 +291,7 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         feedback_comment=state.feedback_comment,
         feedback_closes_at=feedback_closes_at(state),
         policy_migrations=list(state.policy_migrations),
+        channels=dict(state.channels),
     )
 
 

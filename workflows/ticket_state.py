@@ -27,6 +27,7 @@ from policies.ladder import (
     next_fire_at,
 )
 from policies.model import ClockName, Level, Policy
+from workflows.ticket_channels import EMAIL, ChannelState, split_contacts
 from workflows.ticket_outcome import (
     ClockOutcome,
     Pause,
@@ -191,6 +192,10 @@ class TicketState(Message):
     it only grows, even when a late event changes how many cycles the clock counts."""
     reply_cycle_start: datetime | None = None
     """When the cycle numbered ``reply_cycle`` started."""
+    channels: dict[str, ChannelState] = Field(default_factory=dict)
+    """What the ticket keeps of each channel a notice reached (its Slack thread)."""
+    channel_events: int = 0
+    """State changes sent to channels so far: numbers their idempotency keys."""
 
     @classmethod
     def open(
@@ -743,16 +748,17 @@ class TicketState(Message):
             # held is folded into it: one notice at opening time, not a burst of them.
             if (fresh := [a for a in group if (release, a) not in waiting])
         }
+        emails, channels = split_contacts(self.policy, recipients)
         records: list[EscalationRecord] = []
-        if recipients or not groups:
+        if emails or not (channels or groups):
             records.append(
                 EscalationRecord(
                     **common,
-                    recipients=recipients,
+                    recipients=emails,
                     delivery=Delivery(
-                        status="pending" if recipients else "skipped",
+                        status="pending" if emails else "skipped",
                         detail=None
-                        if recipients
+                        if emails
                         else "its recipients already have a notice of this level held for "
                         "quiet hours"
                         if held
@@ -760,19 +766,31 @@ class TicketState(Message):
                     ),
                 )
             )
-        for part, (release, group) in enumerate(sorted(groups.items()), start=1):
-            records.append(
-                EscalationRecord(
-                    **(common | {"actions": [] if records else actions}),
-                    recipients=group,
-                    part=part,
-                    held_until=release,
-                    delivery=Delivery(
-                        status="held",
-                        detail=f"quiet hours: held until {release.isoformat()}",
-                    ),
-                )
+        records += [
+            EscalationRecord(
+                **(common | {"channel": name, "actions": [] if records or i else actions}),
+                recipients=[name],
+                delivery=Delivery(status="pending"),
             )
+            for i, name in enumerate(channels)
+        ]
+        for part, (release, group) in enumerate(sorted(groups.items()), start=1):
+            held_emails, held_channels = split_contacts(self.policy, group)
+            for channel, who in [(EMAIL, held_emails)] + [(c, [c]) for c in held_channels]:
+                if not who:
+                    continue
+                records.append(
+                    EscalationRecord(
+                        **(common | {"channel": channel, "actions": [] if records else actions}),
+                        recipients=who,
+                        part=part,
+                        held_until=release,
+                        delivery=Delivery(
+                            status="held",
+                            detail=f"quiet hours: held until {release.isoformat()}",
+                        ),
+                    )
+                )
         self.escalations += records
         return records
 
@@ -797,7 +815,13 @@ class TicketState(Message):
         key = f"{self.notice_key}:{record.level}:{record.repeat}"
         if record.cycle:
             key += f":c{record.cycle}"
-        return f"{key}:{record.part}" if record.part else key
+        if record.part:
+            key += f":{record.part}"
+        return key if record.channel == EMAIL else f"{key}@{record.channel}"
+
+    def channel_event_key(self, event: str, channel: str) -> str:
+        """The idempotency key of the latest state change sent to ``channel``."""
+        return f"{self.notice_key}:{event}:e{self.channel_events}@{channel}"
 
     # -- reporting -------------------------------------------------------------------------
 

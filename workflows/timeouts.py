@@ -30,6 +30,15 @@ NOTIFY_RETRY = RetryPolicy(
     non_retryable_error_types=[errors.SENDGRID_REJECTED],
 )
 
+# Slack, PagerDuty, Teams and webhooks: the same schedule as email. Rate limits are retried
+# after the provider's Retry-After (the activity sets next_retry_delay); rejections end it.
+CHANNEL_NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=[errors.CHANNEL_REJECTED],
+)
+
 # Updates may carry the true time of an event reported late. Allow a little clock skew between
 # the caller and the worker before calling a time "in the future".
 FUTURE_SKEW = timedelta(minutes=1)

@@ -87,11 +87,6 @@ class ChannelActivities:
             "webhook": WebhookSender(_webhook_url(get), lambda s: get(s.secret)),
         }
 
-    def mode(self, channel: Channel) -> str:
-        """``live``, or ``outbox (why)`` when a secret the channel needs is unavailable."""
-        missing = self._secrets.available(channel.secrets())
-        return "live" if missing is None else f"outbox ({missing})"
-
     @activity.defn(name="send_channel_notice")
     def send_channel_notice(self, notice: ChannelNotice) -> DeliveryResult:
         """Deliver one notice or ticket event through the channel it names.
@@ -138,12 +133,18 @@ def _webhook_url(get: Callable[[SecretRef], str]) -> Callable[[WebhookSettings],
     return url_for
 
 
+def channel_mode(channel: Channel, secrets: SecretSource | None = None) -> str:
+    """``live``, or ``outbox (why)`` when a secret the channel needs is unavailable."""
+    missing = (secrets or SecretSource()).available(channel.secrets())
+    return "live" if missing is None else f"outbox ({missing})"
+
+
 def channel_modes(
-    activities: ChannelActivities, channels: Iterable[tuple[str, str, Channel]]
+    channels: Iterable[tuple[str, str, Channel]], secrets: SecretSource | None = None
 ) -> list[str]:
     """One line per channel (``policy/name (kind): live`` or ``...: outbox (why)``), for the
     worker's start-up log."""
     return [
-        f"{policy}/{name} ({channel.kind}): {activities.mode(channel)}"
+        f"{policy}/{name} ({channel.kind}): {channel_mode(channel, secrets)}"
         for policy, name, channel in channels
     ]

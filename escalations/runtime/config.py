@@ -64,6 +64,8 @@ __all__ = [
 DEFAULT_TASK_QUEUE = "escalations"
 DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
 DEFAULT_FROM = "escalations@localhost"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
 MIN_CODEC_TOKEN_LENGTH = 16
 DEV_METRICS_ADDRESS = "127.0.0.1:9464"
 """Where ``escalations dev`` serves Prometheus metrics unless told otherwise (9464 is the
@@ -78,6 +80,10 @@ ENVIRONMENT = {
     "sendgrid_api_key": "SENDGRID_API_KEY",
     "sendgrid_host": "SENDGRID_HOST",
     "sendgrid_from": "SENDGRID_FROM",
+    "sendgrid_sandbox": "SENDGRID_SANDBOX_MODE",
+    "slack_api_url": "ESCALATIONS_SLACK_API_URL",
+    "pagerduty_events_url": "ESCALATIONS_PAGERDUTY_EVENTS_URL",
+    "web_ui_url": "ESCALATIONS_WEB_UI_URL",
     "outbox_dir": "ESCALATIONS_OUTBOX",
     "delivery_ledger": "ESCALATIONS_DELIVERY_LEDGER",
     "sticky_queue_timeout": "ESCALATIONS_STICKY_QUEUE_TIMEOUT",
@@ -121,6 +127,12 @@ class Settings:
     sendgrid_api_key: SecretStr | None = None
     sendgrid_host: str = DEFAULT_SENDGRID_HOST
     sendgrid_from: str = DEFAULT_FROM
+    sendgrid_sandbox: bool = False
+    """SendGrid validates every request and delivers nothing (for staging)."""
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    pagerduty_events_url: str = DEFAULT_PAGERDUTY_EVENTS_URL
+    web_ui_url: str | None = None
+    """The Temporal Web UI as people reach it: notices link to the ticket there."""
     outbox_dir: Path = Path(".data/outbox")
     delivery_ledger: Path | None = Path(".data/deliveries.sqlite3")
     sticky_queue_timeout: timedelta = timedelta(seconds=10)
@@ -173,7 +185,9 @@ class Settings:
             raise ValueError(f"{_variable(info)}={value!r}: use a number of seconds above 0")
         return timedelta(seconds=seconds)
 
-    @field_validator("register_search_attributes", "workflow_sandbox", mode="before")
+    @field_validator(
+        "register_search_attributes", "workflow_sandbox", "sendgrid_sandbox", mode="before"
+    )
     @classmethod
     def _flag(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, bool):
@@ -202,9 +216,13 @@ class Settings:
             return None
         return value
 
-    @field_validator("sendgrid_host", mode="before")
+    @field_validator(
+        "sendgrid_host", "slack_api_url", "pagerduty_events_url", "web_ui_url", mode="before"
+    )
     @classmethod
     def _url(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return None
         if not str(value).startswith(("https://", "http://")):
             raise ValueError(f"{_variable(info)}={value!r}: use an https:// (or http://) URL")
         return value

@@ -20,7 +20,10 @@ from temporalio.runtime import Runtime
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.channels.dispatch import ChannelActivities, ChannelEndpoints, channel_modes
+from activities.delivery_ledger import DeliveryLedger
 from activities.notifications import build_notification_activities
+from activities.outbox import OutboxWriter
 from activities.policy_files import PolicyActivities
 from activities.slo import SloActivities
 from activities.slo_email import build_prepared_sender
@@ -29,6 +32,8 @@ from escalations.runtime.config import ConfigError, Settings, load_settings
 from escalations.runtime.connection import connect, ensure_search_attributes
 from escalations.runtime.logging_setup import configure_logging
 from escalations.runtime.telemetry import build_runtime, metrics_url
+from policies.channels import Channel
+from policies.loader import POLICY_SUFFIXES, PolicyError, read_policy_file
 from workflows.slo_alert import SloBudgetAlert
 from workflows.slo_monitor import SloMonitor
 from workflows.ticket_escalation import TicketEscalation
@@ -54,7 +59,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         from_address=settings.sendgrid_from,
         outbox_dir=settings.outbox_dir,
         delivery_ledger=settings.delivery_ledger,
+        sandbox=settings.sendgrid_sandbox,
     )
+    channels = build_channel_activities(settings)
     policies = PolicyActivities(settings.policy_dir)
     # The SLO jobs read visibility and start alert episodes through the worker's own client.
     slo = SloActivities(
@@ -66,6 +73,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
             from_address=settings.sendgrid_from,
             outbox_dir=settings.outbox_dir,
             delivery_ledger=settings.delivery_ledger,
+            sandbox=settings.sendgrid_sandbox,
         ),
     )
     return Worker(
@@ -75,6 +83,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activities=[
             policies.load_policy,
             notifications.send_notification,
+            channels.send_channel_notice,
             slo.evaluate_slo,
             slo.open_slo_alert,
             slo.close_slo_alert,
@@ -85,6 +94,38 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         interceptors=[ArgumentCountInterceptor()],
         **worker_tuning(settings),
     )
+
+
+def build_channel_activities(settings: Settings) -> ChannelActivities:
+    """Slack, PagerDuty, Teams and webhooks as the settings point them, sharing the email
+    outbox's directory and the delivery ledger."""
+    return ChannelActivities(
+        OutboxWriter(settings.outbox_dir, settings.sendgrid_from),
+        ChannelEndpoints(
+            slack_api_url=settings.slack_api_url,
+            pagerduty_events_url=settings.pagerduty_events_url,
+            web_ui_url=settings.web_ui_url,
+        ),
+        ledger=DeliveryLedger(settings.delivery_ledger) if settings.delivery_ledger else None,
+    )
+
+
+def channel_report(settings: Settings) -> list[str]:
+    """The start-up lines saying which policies' channels are live and which write to the
+    outbox (a policy that does not load is named, not fatal: tickets under it fail to open
+    with the loader's message)."""
+    found: list[tuple[str, str, Channel]] = []
+    problems: list[str] = []
+    for path in sorted(settings.policy_dir.glob("*")):
+        if path.suffix not in POLICY_SUFFIXES or not path.is_file():
+            continue
+        try:
+            policy = read_policy_file(path)
+        except PolicyError as err:
+            problems.append(f"{path.name}: does not load ({str(err).splitlines()[0]})")
+            continue
+        found += [(policy.name, name, channel) for name, channel in policy.channels.items()]
+    return channel_modes(found) + problems
 
 
 def worker_tuning(settings: Settings) -> dict[str, Any]:
@@ -174,6 +215,8 @@ async def run_worker(
             metrics_url(settings.metrics_address) if settings.metrics_address else "off",
             settings.tracing,
         )
+        for line in channel_report(settings) or ["no policy names a channel"]:
+            log.info("channel %s", line)
         async with worker:
             await stop.wait()
             log.info("shutting down: finishing activities in flight")
