@@ -16,6 +16,7 @@ from pathlib import Path
 
 from escalations import dev
 from escalations.cli.arguments import positive_int, positive_number
+from escalations.cli.channels import add_channels_commands
 from escalations.cli.report import add_report_command
 from escalations.cli.schedules import add_schedule_commands
 from escalations.cli.security import add_security_commands
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands)
     add_slo_commands(commands)
     add_report_command(commands)
+    add_channels_commands(commands)
 
     p = commands.add_parser(
         "bench", help="measure escalation lateness and throughput against the Temporal floor"
