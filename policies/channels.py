@@ -292,7 +292,8 @@ class Channel(BaseModel):
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            kinds = [k for k in data if k in _SETTINGS]
+            # A dumped channel (in a ticket's history) names the other kinds as None.
+            kinds = [k for k in data if k in _SETTINGS and data[k] is not None]
             unknown = [k for k in data if k not in _SETTINGS]
             if unknown or len(kinds) != 1:
                 found = ", ".join(map(str, data)) or "nothing"

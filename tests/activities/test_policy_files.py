@@ -26,11 +26,14 @@ def test_a_policy_is_parsed_once_until_its_file_changes(tmp_path: Path) -> None:
     assert holidays.resolved is not None  # fixed at load, for the workflow
 
     path = tmp_path / "default.yaml"
-    path.write_text(path.read_text().replace("version: 2", "version: 3"))
+    bumped = str(int(first.version) + 1)
+    text = path.read_text()
+    assert f"version: {first.version}\n" in text
+    path.write_text(text.replace(f"version: {first.version}\n", f"version: {bumped}\n"))
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     edited = env.run(activities.load_policy, LoadPolicyRequest(name="default"))
-    assert edited.version == "3"
+    assert edited.version == bumped
 
 
 def test_a_missing_policy_is_a_non_retryable_error_naming_it(tmp_path: Path) -> None:

@@ -50,7 +50,10 @@ def test_round_trip_through_json_is_lossless() -> None:
             "targets.P1.calendar: unknown calendar 'office'; defined: 24x7",
         ),
         (("notify:", "notfy:"), "levels.0.notfy: Extra inputs are not permitted"),
-        (("m@example.com", "m@@example"), "contacts.manager.0: 'm@@example' is neither an email address"),
+        (
+            ("m@example.com", "m@@example"),
+            "contacts.manager.0: 'm@@example' is neither an email address",
+        ),
         (("name: test", "name: Bad Name"), "name: 'Bad Name' must be 1-64 lowercase"),
         (
             ("at: 100%", "at: 100%, after_breach: 1h"),

@@ -20,7 +20,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.channels.dispatch import ChannelActivities
+from activities.channels.secrets import SecretSource
 from activities.notifications import build_notification_activities
+from activities.outbox import OutboxWriter
 from activities.policy_files import PolicyActivities
 from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
@@ -183,7 +186,16 @@ async def harness(
     for source in [*default_policy_dir().glob("*.yaml"), *TEST_POLICIES.glob("*.yaml")]:
         shutil.copy(source, policy_dir / source.name)
     policies = PolicyActivities(policy_dir)
-    activities: list[Callable[..., Any]] = [policies.load_policy, notifications.send_notification]
+    # No channel secrets are set here: the shipped policies' Slack and PagerDuty channels write
+    # to the outbox (tests/workflows/test_channels.py sends to the providers' fakes).
+    channels = ChannelActivities(
+        OutboxWriter(tmp_path / "outbox", "escalations@example.com"), secrets=SecretSource({})
+    )
+    activities: list[Callable[..., Any]] = [
+        policies.load_policy,
+        notifications.send_notification,
+        channels.send_channel_notice,
+    ]
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(
             time_skipping_env.client,
