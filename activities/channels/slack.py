@@ -193,7 +193,8 @@ def _api_failure(err: SlackApiError, token: str) -> ApplicationError:
     response = err.response
     status = int(getattr(response, "status_code", 0) or 0)
     data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or f"HTTP {status}")[:100]
+    # Slack's error is a code, but whatever a proxy puts there must not carry the token out.
+    code = redact(str(data.get("error") or f"HTTP {status}"), [token])[:100]
     if status == 429 or code == "ratelimited":
         headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
         delay = retry_after(headers)
@@ -207,5 +208,4 @@ def _api_failure(err: SlackApiError, token: str) -> ApplicationError:
         return ApplicationError(
             f"Slack unavailable: {code} (HTTP {status})", status, type=errors.CHANNEL_UNAVAILABLE
         )
-    detail = redact(code, [token])
-    return rejected(f"Slack rejected the notice: {detail}", status)
+    return rejected(f"Slack rejected the notice: {code}", status)
