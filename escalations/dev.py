@@ -278,8 +278,13 @@ async def run_dev(
         raise
     # The embedded server speaks plain gRPC: Temporal Cloud credentials in the environment
     # are for another server. Encryption stays as configured (off unless keys are set).
+    # Notices link to the ticket in the embedded Web UI unless another UI is configured.
     settings = dataclasses.replace(
-        base, temporal_address=server.address, temporal_api_key=None, temporal_tls=None
+        base,
+        temporal_address=server.address,
+        temporal_api_key=None,
+        temporal_tls=None,
+        web_ui_url=base.web_ui_url or server.ui_url,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

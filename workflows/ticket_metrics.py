@@ -24,9 +24,10 @@ LATENESS = f"{PREFIX}lateness_seconds"
 SLA_BREACHES = f"{PREFIX}sla_breaches_total"
 NOTICES = f"{PREFIX}notices_total"
 DELIVERIES = f"{PREFIX}notification_deliveries_total"
-"""Recorded by the ``send_notification`` activity (activities/notifications.py)."""
+"""Recorded by the ``send_notification`` and ``send_channel_notice`` activities
+(activities/notifications.py ``observe_delivery``)."""
 DELIVERY_FAILURES = f"{PREFIX}notification_failures_total"
-"""Recorded by the ``send_notification`` activity (activities/notifications.py)."""
+"""Recorded by the ``send_notification`` and ``send_channel_notice`` activities."""
 
 LATENESS_BUCKETS: tuple[float, ...] = (
     0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600,

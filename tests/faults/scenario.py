@@ -3,10 +3,11 @@
 On a real dev server with a file database, tickets are opened whose thresholds all fall within
 a few minutes. While they fall due, a chaos script SIGKILLs the worker several times at random
 moments (starting a new one after a pause), restarts the dev server once on the same
-database, and makes the loopback SendGrid answer 429 and then 500 for a while. Afterwards the
-fake's log and every ticket's ``status`` are compared with what the policy says must have
-happened: which notices fell due (none may be lost), how often each was accepted (duplicates
-are counted; at most one per kill), and each clock's and escalation's due time (exact).
+database, and makes the loopback SendGrid and webhook receiver answer 429 and then 500 (503)
+for a while. Afterwards the fakes' logs and every ticket's ``status`` are compared with what
+the policy says must have happened: which notices fell due (none may be lost), how often each
+was accepted (duplicates are counted; at most one per kill), and each clock's and escalation's
+due time (exact).
 
 ``tests/faults/test_fault_injection.py`` runs it in CI at a size that fits; ``python -m
 tests.faults`` runs it at any size and prints the same figures.
@@ -32,6 +33,7 @@ from temporalio.service import RPCError
 
 from escalations.testing.fake_sendgrid import FakeSendGrid
 from tests.e2e.processes import DevServer, WorkerProcess
+from tests.fakes.webhook_receiver import FakeWebhookReceiver
 from workflows.ticket_messages import TicketInput, TicketStatus, workflow_id_for
 
 POLICY_NAME = "faults"
@@ -55,8 +57,13 @@ targets:
   P1: {{first_response: 40s, resolution: 100s}}
   P2: {{first_response: 60s, resolution: 130s}}
 
+# The team lead also hears through a signed webhook: a channel beside email, with an outage
+# of its own.
+channels:
+  itsm: {{webhook: {{url_env: FAULTS_WEBHOOK_URL, secret_env: FAULTS_WEBHOOK_SECRET}}}}
+
 contacts:
-  team_lead: [lead@example.com]
+  team_lead: [lead@example.com, itsm]
   manager: [manager@example.com]
 
 levels:
@@ -71,6 +78,9 @@ levels:
     notify: [manager]
 """
 QUERY_TIMEOUT = timedelta(seconds=10)
+CHANNEL_LEVEL = "response-breached"
+"""The level whose notice also goes through the webhook channel."""
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,11 @@ class FaultReport:
     restarts: int = 0
     answered_429: int = 0
     answered_500: int = 0
+    channel_due: int = 0
+    channel_delivered: int = 0
+    channel_lost: list[str] = field(default_factory=list)
+    channel_duplicated: int = 0
+    channel_outage_answers: int = 0
     ledger_saves: int = 0
     wrong_due_times: list[str] = field(default_factory=list)
     wrong_ladders: list[str] = field(default_factory=list)
@@ -147,6 +162,11 @@ class FaultReport:
             "server_restarts": self.restarts,
             "sendgrid_429_answers": self.answered_429,
             "sendgrid_500_answers": self.answered_500,
+            "webhook_notices_due": self.channel_due,
+            "webhook_delivered": self.channel_delivered,
+            "webhook_lost": len(self.channel_lost),
+            "webhook_duplicated": self.channel_duplicated,
+            "webhook_429_503_answers": self.channel_outage_answers,
             "retries_answered_by_ledger": self.ledger_saves,
             "wrong_due_times": len(self.wrong_due_times),
             "workflow_task_failures": self.task_failures,
@@ -173,6 +193,7 @@ class FaultRun:
         self.task_queue = f"faults-{uuid.uuid4()}"
         self.server = DevServer(directory)
         self.sendgrid = FakeSendGrid()
+        self.receiver = FakeWebhookReceiver(secret=WEBHOOK_SECRET)
         self.report = FaultReport(plan)
         self._workers: list[WorkerProcess] = []
         self._opened: dict[str, tuple[str, datetime]] = {}
@@ -195,6 +216,7 @@ class FaultRun:
         """Run the whole scenario and return its report (processes are always stopped)."""
         started = time.monotonic()
         self.sendgrid.start()
+        self.receiver.start()
         try:
             self.server.start()
             client = await self.server.wait_ready()
@@ -211,6 +233,7 @@ class FaultRun:
                 worker.stop(timeout=10)
             self.server.stop(timeout=15)
             self.sendgrid.stop()
+            self.receiver.stop()
         self.report.elapsed = time.monotonic() - started
         return self.report
 
@@ -228,6 +251,8 @@ class FaultRun:
                 "SENDGRID_API_KEY": "SG.faults-test-key",
                 "SENDGRID_HOST": self.sendgrid.url,
                 "SENDGRID_FROM": "escalations@example.com",
+                "FAULTS_WEBHOOK_URL": f"{self.receiver.url}/hooks/sla",
+                "FAULTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -295,10 +320,13 @@ class FaultRun:
             elif kind == "429":
                 reset = time.time() + (self.plan.rate_limited[1] - self.plan.rate_limited[0])
                 self.sendgrid.answer_always(429, {"X-RateLimit-Reset": str(int(reset))})
+                self.receiver.answer_always(429, {"Retry-After": "5"})
             elif kind == "500":
                 self.sendgrid.answer_always(500)
+                self.receiver.answer_always(503)
             else:
                 self.sendgrid.answer_always(202)
+                self.receiver.answer_normally()
 
     async def _wait_for_every_delivery(self, client: Client) -> dict[str, TicketStatus]:
         # A notice whose worker died mid-send waits out its attempt timeout (15 s) and its
@@ -335,6 +363,7 @@ class FaultRun:
                 accepted[args["idempotency_key"]] += 1
                 pairs.add((args["ticket_id"], args["level"]))
         report.duplicated = sum(count - 1 for count in accepted.values())
+        self._check_webhooks()
         for ticket_id, (priority, _) in sorted(self._opened.items()):
             for level, _clock, _share in LEVELS:
                 report.due += 1
@@ -361,10 +390,14 @@ class FaultRun:
             due = status.clocks[clock].due_at
             if due != opened + target:
                 report.wrong_due_times.append(f"{ticket_id} {clock}: {due} != {opened + target}")
-        levels = [(e.level, e.repeat) for e in status.escalations]
+        emails = [e for e in status.escalations if e.channel == "email"]
+        levels = [(e.level, e.repeat) for e in emails]
         if levels != [(name, 0) for name, _, _ in LEVELS]:
             report.wrong_ladders.append(f"{ticket_id}: fired {levels}")
-        for record, (name, clock, share) in zip(status.escalations, LEVELS, strict=False):
+        channels = [(e.level, e.channel) for e in status.escalations if e.channel != "email"]
+        if channels != [(CHANNEL_LEVEL, "itsm")]:
+            report.wrong_ladders.append(f"{ticket_id}: channel notices {channels}")
+        for record, (name, clock, share) in zip(emails, LEVELS, strict=False):
             expected = opened + targets[clock] * share
             if record.due_at != expected:
                 report.wrong_due_times.append(f"{ticket_id} {name}: {record.due_at} != {expected}")
@@ -375,8 +408,23 @@ class FaultRun:
             if "not sent again" in (record.delivery.detail or ""):
                 report.ledger_saves += 1
 
+    def _check_webhooks(self) -> None:
+        report = self.report
+        received = {
+            (d.payload["data"]["ticket"]["id"], d.payload["data"]["level"])
+            for d in self.receiver.deliveries
+        }
+        for ticket_id in sorted(self._opened):
+            report.channel_due += 1
+            if (ticket_id, CHANNEL_LEVEL) in received:
+                report.channel_delivered += 1
+            else:
+                report.channel_lost.append(ticket_id)
+        report.channel_duplicated = self.receiver.duplicates
+        report.channel_outage_answers = sum(r.status in (429, 503) for r in self.receiver.requests)
 
-_OWN_PREFIXES = ("TEMPORAL_", "ESCALATIONS_", "SENDGRID_")
+
+_OWN_PREFIXES = ("TEMPORAL_", "ESCALATIONS_", "SENDGRID_", "FAULTS_")
 
 
 def _settled(status: TicketStatus) -> bool:

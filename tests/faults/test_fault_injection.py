@@ -1,4 +1,5 @@
-"""Nothing is lost when workers die, the server restarts and SendGrid fails: the CI-sized run.
+"""Nothing is lost when workers die, the server restarts, and SendGrid and a webhook receiver
+fail: the CI-sized run.
 
 The figures are printed at the end of the pytest run (``tests/faults/conftest.py``), so every
 CI log shows them; ``docs/operations.md`` records a larger run's.
@@ -46,6 +47,11 @@ async def test_faults_lose_no_notice_and_duplicate_at_most_one_per_kill(
     assert report.lost == []
     assert report.delivered == report.due
     assert report.duplicated <= report.kills
+    assert report.channel_outage_answers > 0, "the webhook outage met no send: widen it"
+    assert report.channel_due == TICKETS
+    assert report.channel_lost == []
+    assert report.channel_delivered == report.channel_due
+    assert report.channel_duplicated <= report.kills
     assert report.wrong_due_times == []
     assert report.wrong_ladders == []
     assert report.task_failures == 0
