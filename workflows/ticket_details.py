@@ -73,8 +73,9 @@ def current_details(status: TicketStatus) -> str:
         )
     if status.escalations:
         last = status.escalations[-1]
+        to = f"{len(last.recipients)} recipient(s)" if last.channel == "email" else last.channel
         lines.append(
             f"Last escalation: **{last.level}** (repeat {last.repeat}) at {_when(last.fired_at)}"
-            f" to {len(last.recipients)} recipient(s): {last.delivery.status}"
+            f" to {to}: {last.delivery.status}"
         )
     return "\n".join(lines)

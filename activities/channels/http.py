@@ -123,7 +123,9 @@ def retry_after(headers: Mapping[str, str], clock: Callable[[], float] = time.ti
 def failure(answer: Answer, provider: str, *, secrets: Iterable[str] = ()) -> ApplicationError:
     """The ``ApplicationError`` for a non-2xx answer: 429 waits for ``Retry-After``, 408 and
     5xx back off, every other status is a rejection no retry can fix."""
-    text = redact(answer.text(), secrets)
+    # Secrets are removed before the text is cut: cut first, half a key could survive the cut.
+    raw = answer.body.decode("utf-8", "replace")
+    text = clean_field(redact(raw, secrets), _MAX_ERROR_TEXT) or "no body"
     status = answer.status
     if status == 429:
         delay = retry_after(answer.headers)

@@ -13,6 +13,8 @@ to be disabled, per the specification) and other 4xx are rejections.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Callable
@@ -29,6 +31,10 @@ from activities.models import DeliveryResult
 from policies.channels import WebhookSettings
 
 MAX_ID = 255
+SECRET_PREFIX = "whsec_"
+MIN_SECRET_BYTES = 24
+MAX_SECRET_BYTES = 64
+"""Key sizes the Standard Webhooks specification allows."""
 
 
 def webhook_id(notice: ChannelNotice) -> str:
@@ -51,14 +57,21 @@ def sign(secret: str, message_id: str, moment: datetime, body: str) -> str:
     Raises:
         ApplicationError: ``ChannelRejected`` when the secret is not a ``whsec_`` base64 key.
     """
-    try:
-        signer = Webhook(secret)
-    except Exception:
-        # The library raises bare errors for a malformed secret; the secret must not be shown.
+    # The library takes the prefix as optional and skips characters that are not base64, so
+    # a password pasted as the secret would sign with a key no receiver holds: check it here.
+    # The secret itself is never shown.
+    key = b""
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+        except binascii.Error:
+            key = b""
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
         raise rejected(
-            "the webhook secret is not a Standard Webhooks secret (whsec_ and base64)"
-        ) from None
-    return signer.sign(message_id, moment, body)
+            "the webhook secret is not a Standard Webhooks secret: whsec_ and the base64 of "
+            f"{MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} random bytes"
+        )
+    return Webhook(key).sign(message_id, moment, body)
 
 
 class WebhookSender:

@@ -82,8 +82,20 @@ def describe_status(status: TicketStatus) -> str:
             detail = f" - {record.delivery.detail[:120]}" if record.delivery.detail else ""
             if record.held_until and record.delivery.status == "held":
                 detail = f" until {_when(record.held_until)} (quiet hours)"
+            if record.channel == "email":
+                to = f"{len(record.recipients)} recipient(s)"
+            else:
+                provider_id = record.delivery.message_id
+                to = f"{record.channel}" + (f" (id {provider_id})" if provider_id else "")
             lines.append(
-                f"  {record.level}{repeat} at {_when(record.fired_at)} to "
-                f"{len(record.recipients)} recipient(s): {record.delivery.status}{detail}"
+                f"  {record.level}{repeat} at {_when(record.fired_at)} to {to}: "
+                f"{record.delivery.status}{detail}"
             )
+    for name, kept in status.channels.items():
+        thread = f" thread {kept.thread.ts}" if kept.thread else ""
+        told = (
+            f" last told: {kept.last_event} ({kept.last_event_status})" if kept.last_event else ""
+        )
+        if thread or told:
+            lines.append(f"Channel {name}:{thread}{told}")
     return "\n".join(lines)

@@ -81,6 +81,10 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 CHANNEL_LEVEL = "response-breached"
 """The level whose notice also goes through the webhook channel."""
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+WEBHOOK_OUTAGE = (42.0, 62.0)
+"""When the webhook receiver answers 429 and then 503 (seconds after the first open): inside
+the span in which response-breached, the level it hears, falls due (40 s after the first P1
+opens)."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,9 @@ class FaultRun:
         events.append((self.plan.server_restart_at, "restart", 0))
         events += [(self.plan.rate_limited[0], "429", 0), (self.plan.unavailable[0], "500", 0)]
         events.append((self.plan.unavailable[1], "recover", 0))
+        start, end = WEBHOOK_OUTAGE
+        events += [(start, "webhook-429", 0), ((start + end) / 2, "webhook-503", 0)]
+        events.append((end, "webhook-recover", 0))
         for moment, kind, index in sorted(events):
             await asyncio.sleep(max(0.0, origin + moment - time.monotonic()))
             if kind == "kill":
@@ -320,12 +327,15 @@ class FaultRun:
             elif kind == "429":
                 reset = time.time() + (self.plan.rate_limited[1] - self.plan.rate_limited[0])
                 self.sendgrid.answer_always(429, {"X-RateLimit-Reset": str(int(reset))})
-                self.receiver.answer_always(429, {"Retry-After": "5"})
             elif kind == "500":
                 self.sendgrid.answer_always(500)
+            elif kind == "recover":
+                self.sendgrid.answer_always(202)
+            elif kind == "webhook-429":
+                self.receiver.answer_always(429, {"Retry-After": "5"})
+            elif kind == "webhook-503":
                 self.receiver.answer_always(503)
             else:
-                self.sendgrid.answer_always(202)
                 self.receiver.answer_normally()
 
     async def _wait_for_every_delivery(self, client: Client) -> dict[str, TicketStatus]:
@@ -428,6 +438,9 @@ _OWN_PREFIXES = ("TEMPORAL_", "ESCALATIONS_", "SENDGRID_", "FAULTS_")
 
 
 def _settled(status: TicketStatus) -> bool:
-    return len(status.escalations) >= len(LEVELS) and all(
-        e.delivery.status not in {"pending", "held"} for e in status.escalations
+    emails = [e for e in status.escalations if e.channel == "email"]
+    return (
+        len(emails) >= len(LEVELS)
+        and len(status.escalations) > len(emails)
+        and all(e.delivery.status not in {"pending", "held"} for e in status.escalations)
     )

@@ -323,7 +323,8 @@ QUIET_HOURS = [
     ),
     pytest.param(
         "boss: {calendar: support}",
-        "quiet_hours.boss: 'boss' is neither a role (assignee, manager), an email address nor a channel",
+        "quiet_hours.boss: 'boss' is neither a role (assignee, manager), an email address "
+        "nor a channel",
         id="unknown-role",
     ),
     pytest.param(

@@ -31,7 +31,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.channels.dispatch import ChannelActivities
+from activities.channels.secrets import SecretSource
 from activities.notifications import build_notification_activities
+from activities.outbox import OutboxWriter
 from activities.policy_files import PolicyActivities
 from escalations.testing.fake_sendgrid import FakeSendGrid
 from policies.loader import default_policy_dir
@@ -83,6 +86,11 @@ class _Recorder:
             from_address="escalations@example.com",
             outbox_dir=outbox,
         )
+        # No channel secrets: the shipped policies' Slack and PagerDuty channels write to the
+        # outbox, which answers as a live channel does (ids, a Slack thread to reply under).
+        self._channels = ChannelActivities(
+            OutboxWriter(outbox, "escalations@example.com"), secrets=SecretSource({})
+        )
 
     async def run(self, env: WorkflowEnvironment, scenarios: dict[str, Scenario]) -> None:
         queue = f"record-{uuid.uuid4()}"
@@ -91,7 +99,11 @@ class _Recorder:
                 env.client,
                 task_queue=queue,
                 workflows=[TicketEscalation],
-                activities=[self._policies.load_policy, self._notifications.send_notification],
+                activities=[
+                    self._policies.load_policy,
+                    self._notifications.send_notification,
+                    self._channels.send_channel_notice,
+                ],
                 activity_executor=executor,
             ):
                 for name, script in scenarios.items():

@@ -201,7 +201,7 @@ async def continue_as_new(rec: Recording) -> Handle:
 
 
 async def policy_migration(rec: Recording) -> Handle:
-    """A P2 ticket under ``default`` v3 moved onto a v4 with longer P2 targets by
+    """A P2 ticket under ``default`` v4 moved onto a v5 with longer P2 targets by
     ``migrate_policy`` after its first level; the next level fires on the new targets."""
     env = rec.env
     handle = await rec.open_ticket(priority="P2")
@@ -209,9 +209,9 @@ async def policy_migration(rec: Recording) -> Handle:
     path = rec.policy_dir / "default.yaml"
     text = path.read_text(encoding="utf-8")
     old_p2 = "  P2: {first_response: 1h, resolution: 8h, next_reply: 2h}"
-    _expect("version: 3" in text and old_p2 in text, "default.yaml at v3", "another file")
+    _expect("version: 4" in text and old_p2 in text, "default.yaml at v4", "another file")
     path.write_text(
-        text.replace("version: 3", "version: 4", 1).replace(
+        text.replace("version: 4", "version: 5", 1).replace(
             old_p2, "  P2: {first_response: 2h, resolution: 12h, next_reply: 2h}", 1
         ),
         encoding="utf-8",
@@ -219,10 +219,10 @@ async def policy_migration(rec: Recording) -> Handle:
     migrated = await handle.execute_update(
         TicketEscalation.migrate_policy,
         messages.MigratePolicyRequest(
-            to_version="4", by="ops@example.com", reason="longer P2 targets"
+            to_version="5", by="ops@example.com", reason="longer P2 targets"
         ),
     )
-    _expect(migrated.policy_version == "4", "the ticket on v4", migrated.policy_version)
+    _expect(migrated.policy_version == "5", "the ticket on v5", migrated.policy_version)
     await env.sleep(timedelta(minutes=75))  # 125 minutes: past the new 2h target
     status = await handle.query(TicketEscalation.status)
     breached = [e for e in status.escalations if e.level == "response-breached"]

@@ -180,6 +180,20 @@ def keeps_its_timer_across_an_update(events: list[Event]) -> bool:
     return False
 
 
+def threads_and_tells_a_channel(events: list[Event]) -> bool:
+    """A channel notice replied in the ticket's Slack thread (``thread`` set from an earlier
+    notice's result), and a state change (acknowledge, resolve, ...) was sent to a channel."""
+    inputs = [
+        _input(event)
+        for event in events
+        if _type(event) == "ACTIVITY_TASK_SCHEDULED"
+        and _attributes(event)["activityType"]["name"] == "send_channel_notice"
+    ]
+    threaded = any(i.get("thread") and i.get("event", "level") == "level" for i in inputs)
+    told = any(i.get("event") in ("acknowledged", "resolved") for i in inputs)
+    return threaded and told
+
+
 def _decoded(args: dict[str, Any]) -> str:
     return " ".join(
         base64.b64decode(payload.get("data", "")).decode("utf-8", "replace")
@@ -190,6 +204,7 @@ def _decoded(args: dict[str, Any]) -> str:
 BEHAVIOURS: dict[str, Callable[[list[Event]], bool]] = {
     "events reported late": reports_events_late,
     "timer kept across an update": keeps_its_timer_across_an_update,
+    "a channel threaded and told of a state change": threads_and_tells_a_channel,
     "continue-as-new": continues_as_new,
     "continued run": starts_continued,
     "notice rejected for good": rejects_a_notice,
