@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.channels.models import ChannelEvent, ChannelNotice, SlackThread
@@ -129,7 +129,7 @@ class TicketEscalation:
         self._calendars: CalendarSet = builtin_calendars()
         self._changed = False
         self._deliveries: dict[int, asyncio.Task[None]] = {}
-        self._channel_events: list[asyncio.Task[None]] = []
+        self._channel_events: set[asyncio.Task[None]] = set()
         self._told_state: TicketStateName | None = None
         self._published: dict[str, sa.SearchValue] = {}
         self._details = ""
@@ -380,7 +380,6 @@ class TicketEscalation:
             self._deliveries[index] = asyncio.create_task(self._deliver_to_channel(index, request))
 
     def _sending_done(self) -> bool:
-        self._channel_events = [task for task in self._channel_events if not task.done()]
         return not self._deliveries and not self._channel_events
 
     def _notification(self, record: EscalationRecord) -> NotificationRequest:
@@ -465,7 +464,12 @@ class TicketEscalation:
             delivery = Delivery.from_result(result)
             self._keep_thread(name, result)
         except ActivityError as err:
-            delivery = _failed(err)
+            # Waited-for cancellation arrives as the activity's error, not as CancelledError.
+            delivery = (
+                Delivery(status="cancelled", detail="the ticket was resolved first")
+                if isinstance(err.cause, CancelledError)
+                else _failed(err)
+            )
         except asyncio.CancelledError:
             delivery = Delivery(status="cancelled", detail="the ticket was resolved first")
         finally:
@@ -534,7 +538,9 @@ class TicketEscalation:
                 ticket_key=state.notice_key,
                 severity_rank=list(state.policy.targets).index(state.fields.priority),
             )
-            self._channel_events.append(asyncio.create_task(self._send_event(notice)))
+            task = asyncio.create_task(self._send_event(notice))
+            self._channel_events.add(task)
+            task.add_done_callback(self._channel_events.discard)
 
     async def _send_event(self, notice: ChannelNotice) -> None:
         state = self._require_state()

@@ -58,7 +58,7 @@ def test_policy_check_accepts_the_shipped_policies(capsys: pytest.CaptureFixture
     shipped = [default_policy_dir() / "default.yaml", default_policy_dir() / "demo.yaml"]
     assert main(["policy", "check", *map(str, shipped)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (f"{shipped[0]}: ok (policy default v3, 6 levels, priorities P1, P2, P3, P4)")
+    assert out[0] == (f"{shipped[0]}: ok (policy default v4, 6 levels, priorities P1, P2, P3, P4)")
     assert out[1].startswith(f"{shipped[1]}: ok (policy demo v")
 
 

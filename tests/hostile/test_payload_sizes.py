@@ -8,6 +8,7 @@ with a clear error (the model's, or the server's where it enforces its limit fir
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.channels.models import ChannelNotice
 from activities.models import NotificationRequest
 from escalations.runtime.data_converter import INVALID_INPUT, data_converter
 from policies.emails import MAX_ADDRESS_LENGTH
@@ -81,12 +83,24 @@ async def skip(live: LiveTickets, wait: timedelta) -> None:
 
 
 def notification_inputs(events: Any) -> list[Payload]:
+    """Every notice's input: emails, and channel notices (the shipped policy's Slack and
+    PagerDuty), their state-change messages included."""
     return [
         event.activity_task_scheduled_event_attributes.input.payloads[0]
         for event in events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "send_notification"
+        and event.activity_task_scheduled_event_attributes.activity_type.name
+        in ("send_notification", "send_channel_notice")
     ]
+
+
+def as_notice(payload: Payload) -> tuple[NotificationRequest, bool]:
+    """The notice in an input, and whether it is a level's (not a state change's)."""
+    data = json.loads(payload.data)
+    if "notice" in data:
+        channel = ChannelNotice.model_validate(data)
+        return channel.notice, channel.event == "level"
+    return NotificationRequest.model_validate(data), True
 
 
 async def test_the_largest_ticket_stays_far_below_the_payload_warning(live: LiveTickets) -> None:
@@ -119,11 +133,12 @@ async def test_the_largest_ticket_stays_far_below_the_payload_warning(live: Live
     assert size(resolved) + record * timeouts.MAX_ESCALATION_RECORDS < WARN_BYTES
 
     history = await handle.fetch_history()
-    notices = notification_inputs(history.events)
-    assert len(notices) == len([e for e in resolved.escalations if e.recipients])
-    for payload in notices:
+    notices = [(payload, *as_notice(payload)) for payload in notification_inputs(history.events)]
+    levels = [notice for _, notice, is_level in notices if is_level]
+    assert len(levels) == len([e for e in resolved.escalations if e.recipients])
+    assert len(notices) > len(levels)  # Slack and PagerDuty heard the acknowledge and resolve
+    for payload, notice, _ in notices:
         assert payload.ByteSize() < WARN_BYTES
-        notice = NotificationRequest.model_validate_json(payload.data)
         assert notice.ticket.title == ticket.title
     # Every notice reached the outbox: 4-byte characters and 254-character addresses included.
     assert {e.delivery.status for e in resolved.escalations if e.recipients} == {"written"}

@@ -58,15 +58,15 @@ def test_flow_style_targets_change_in_place_and_the_version_goes_up() -> None:
     changes = {"P1": {FR: timedelta(minutes=20)}, "P3": {RES: timedelta(hours=30)}}
     after = rewrite_policy(DEFAULT_TEXT, "policies/default.yaml", changes)
     assert changed_lines(DEFAULT_TEXT, after) == [
-        "- version: 3",
-        "+ version: 4",
+        "- version: 4",
+        "+ version: 5",
         "-   P1: {first_response: 15m, resolution: 4h, next_reply: 30m}",
         "+   P1: {first_response: 20m, resolution: 4h, next_reply: 30m}",
         "-   P3: {first_response: 4h, resolution: 24h, next_reply: 8h, calendar: support-hours}",
         "+   P3: {first_response: 4h, resolution: 30h, next_reply: 8h, calendar: support-hours}",
     ]
     policy = parse_policy(after, "after")
-    assert policy.version == "4"
+    assert policy.version == "5"
     assert policy.targets["P3"].resolution == timedelta(hours=30)
 
 

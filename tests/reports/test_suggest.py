@@ -196,7 +196,7 @@ def test_table_names_the_period_and_marks_default_objectives() -> None:
     rows = suggest(p1_first_responses(list(range(1, 21))), POLICY, default_objective=90)
     text = render_suggestions(rows, POLICY, T0, T0 + timedelta(days=28), 20, 2)
     lines = text.splitlines()
-    assert lines[0] == "Suggested targets for policy default v3"
+    assert lines[0] == "Suggested targets for policy default v4"
     assert "20 (2 more without an outcome, left out)" in lines[1]
     p1 = next(line for line in lines if line.startswith("P1") and "first_response" in line)
     assert p1.split() == [

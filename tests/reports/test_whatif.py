@@ -155,7 +155,7 @@ def test_table_shows_current_and_candidate_side_by_side() -> None:
         [p3_friday_to_monday()], POLICY, candidate("  P3: {first_response: 4h, resolution: 24h}")
     )
     lines = render_what_if(rows, warnings, "next.yaml", POLICY).splitlines()
-    assert lines[0] == "What-if under next.yaml (policy default v3)"
+    assert lines[0] == "What-if under next.yaml (policy default v4)"
     assert lines[3].split() == [
         "P3", "first_response", "1", "support-hours", "->", "24x7", "4h", "100.0%", "->", "0.0%",
         "2h", "->", "64h", "(p90)", "+0", "-1",

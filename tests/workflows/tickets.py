@@ -7,7 +7,8 @@ from typing import Any
 
 from activities.models import TicketFields
 from policies.model import Policy
-from workflows.ticket_state import TicketState
+from workflows.ticket_messages import TicketStatus
+from workflows.ticket_state import EscalationRecord, TicketState
 
 
 def ticket_fields(priority: str = "P1", **changes: Any) -> TicketFields:
@@ -30,3 +31,9 @@ def open_state(
     return TicketState.open(
         ticket_fields(priority, **changes), policy, opened_at, notice_key="run-1"
     )
+
+
+def email_notices(status: TicketStatus) -> list[EscalationRecord]:
+    """The escalation records of email notices: under the shipped policies a level's Slack
+    and PagerDuty notices are records of their own beside them."""
+    return [e for e in status.escalations if e.channel == "email"]
