@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from escalations.cli.main import main
-from policies.loader import default_policy_dir
+from policies.loader import default_policy_dir, read_policy_file
 from policies.model import ClockName
 from tests.e2e.helpers import wait_until
 from tests.e2e.processes import DevServer
@@ -174,8 +174,9 @@ async def test_suggest_reads_visibility_and_prints_figures_a_diff_and_a_what_if(
     code, out, _ = await run_cli([*base, "--diff"], capsys)
     assert code == 0
     assert out.splitlines()[:2] == [f"--- a/policies/{name}.yaml", f"+++ b/policies/{name}.yaml"]
-    assert "-version: 3" in out.splitlines()
-    assert "+version: 4" in out.splitlines()
+    version = int(read_policy_file(policy_file).version)
+    assert f"-version: {version}" in out.splitlines()
+    assert f"+version: {version + 1}" in out.splitlines()
     assert "+  P1: {first_response: 25m, resolution: 1h1m, next_reply: 30m}" in out.splitlines()
     assert policy_file.read_text(encoding="utf-8") == before  # never edited in place
 
