@@ -20,13 +20,14 @@ EMAIL = "email"
 
 STATE_EVENTS: dict[ChannelKind, frozenset[ChannelEvent]] = {
     # The root message shows where the ticket stands.
-    "slack": frozenset({"acknowledged", "paused", "resumed", "resolved"}),
-    # The alert is acknowledged and resolved with the ticket; a pause changes nothing there.
+    "slack": frozenset({"acknowledged", "paused", "resumed", "resolved", "reopened"}),
+    # The alert is acknowledged and resolved with the ticket; a pause changes nothing there,
+    # and after a reopening the next level's trigger opens a new incident under the same key.
     "pagerduty": frozenset({"acknowledged", "resolved"}),
     # A card posted through a webhook cannot be edited.
     "teams": frozenset(),
     # Receivers get every change, to mirror the ticket.
-    "webhook": frozenset({"acknowledged", "paused", "resumed", "resolved"}),
+    "webhook": frozenset({"acknowledged", "paused", "resumed", "resolved", "reopened"}),
 }
 """The ticket's state changes each kind of channel is told about (after a level reached it)."""
 

@@ -714,6 +714,8 @@ class TicketEscalation:
         event = events.get(after)
         if before is TicketStateName.PAUSED and after is not TicketStateName.RESOLVED:
             event = "resumed"
+        elif before is TicketStateName.RESOLVED:
+            event = "reopened"
         if event is not None:
             self._tell_channels(event)
 

@@ -27,6 +27,7 @@ EVENT_TYPES: dict[ChannelEvent, str] = {
     "paused": "ticket.paused",
     "resumed": "ticket.resumed",
     "resolved": "ticket.resolved",
+    "reopened": "ticket.reopened",
     "test": "channel.test",
 }
 """The webhook ``type`` of each event."""
@@ -36,6 +37,7 @@ _EVENT_WORDS: dict[ChannelEvent, str] = {
     "paused": "paused (waiting on the customer)",
     "resumed": "resumed",
     "resolved": "resolved",
+    "reopened": "reopened (its clocks and escalations run again)",
     "test": "TEST: a test of this channel; no action needed",
 }
 
