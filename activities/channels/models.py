@@ -9,9 +9,7 @@ from pydantic import BaseModel
 from activities.models import NotificationRequest
 from policies.channels import Channel
 
-ChannelEvent = Literal[
-    "level", "acknowledged", "paused", "resumed", "resolved", "reopened", "test"
-]
+ChannelEvent = Literal["level", "acknowledged", "paused", "resumed", "resolved", "reopened", "test"]
 """What a channel notice says: a level fired (``level``), the ticket changed state, or an
 operator's ``escalations channels test``."""
 
