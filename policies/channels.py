@@ -67,7 +67,8 @@ def _slack_channel(value: str) -> str:
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback."""
     if host == "localhost":
         return True
     try:
@@ -96,7 +97,7 @@ def url_problem(value: str) -> str | None:
         return f"{value[:80]!r} is not an http(s) URL such as https://itsm.example/hooks/sla"
     if parts.username or parts.password:
         return "a URL may not carry a user name or password; use the channel's secret"
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         return f"{value[:80]!r} must use https (plain http only to a loopback address)"
     return None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ from escalations.codec.server import (
 )
 from escalations.runtime.config import ConfigError, load_settings
 from escalations.runtime.encryption import EncryptionCodec, InvalidKey, generate_key
+from policies.channels import is_loopback
 
 log = logging.getLogger("escalations.codec.server")
 
@@ -107,7 +107,7 @@ def _codec_server(args: argparse.Namespace) -> int:
             "the codec server needs the encryption keys: set ESCALATIONS_ENCRYPTION_KEYS or "
             "ESCALATIONS_ENCRYPTION_KEY_FILE as the workers have them"
         )
-    loopback = _is_loopback(args.host)
+    loopback = is_loopback(args.host)
     if args.no_auth and not loopback:
         raise ConfigError(f"--no-auth is allowed only on loopback, not on --host {args.host}")
     secret = None if args.no_auth else settings.codec_server_token
@@ -199,15 +199,6 @@ def _check_key_file(path: str) -> None:
             "decrypt every ticket",
             path,
         )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:

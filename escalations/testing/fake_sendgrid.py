@@ -13,9 +13,10 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from escalations.testing.loopback import LoopbackServer
 
 MAIL_SEND_PATH = "/v3/mail/send"
 
@@ -43,13 +44,16 @@ def sendgrid_error(message: str, field: str | None = None) -> dict[str, Any]:
     return {"errors": [{"message": message, "field": field, "help": None}]}
 
 
-class FakeSendGrid:
+class FakeSendGrid(LoopbackServer):
     """A scripted SendGrid ``mail/send`` endpoint on a loopback port.
 
     Use as a context manager, or call ``start`` and ``stop``.
     """
 
+    label = "FakeSendGrid"
+
     def __init__(self, *, keep_bodies: bool = True) -> None:
+        super().__init__()
         # A benchmark sends tens of thousands of notices: it keeps statuses, not bodies.
         self._keep_bodies = keep_bodies
         self._condition = threading.Condition()
@@ -57,50 +61,9 @@ class FakeSendGrid:
         self._scripted: deque[_Answer] = deque()
         self._default = _Answer(202, {}, None)
         self._message_ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> FakeSendGrid:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeSendGrid is already running")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSendGrid:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL to give ``SendGridAPIClient(host=...)``."""
-        if self._server is None:
-            raise RuntimeError("FakeSendGrid is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def requests(self) -> list[RecordedRequest]:

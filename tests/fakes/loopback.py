@@ -20,11 +20,12 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from escalations.testing.loopback import LoopbackServer
 
 VENDOR_DIR = Path(__file__).resolve().parents[1] / "data" / "vendor"
 """The copies of the providers' published specifications the fakes validate against."""
@@ -109,7 +110,7 @@ class RecordedRequest:
         return copy.deepcopy(self.data) if isinstance(self.data, dict) else {}
 
 
-class LoopbackFake:
+class LoopbackFake(LoopbackServer):
     """A provider fake served on a free loopback port; subclasses implement ``_handle``.
 
     Use as a context manager, or call ``start`` and ``stop``. Scripted answers
@@ -118,64 +119,16 @@ class LoopbackFake:
     is given, so a test of retries still checks every retried request.
     """
 
-    label = "fake"
-    """The fake's name in messages."""
-
     def __init__(self) -> None:
+        super().__init__()
         # An RLock: the waits and the properties take it, and so may code called from _handle.
         self._condition = threading.Condition(threading.RLock())
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[Answer] = deque()
         self._always: Answer | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError(f"{self.label} is already running")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.label}-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``, without a trailing slash."""
-        if self._server is None:
-            raise RuntimeError(f"{self.label} is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- recording ---------------------------------------------------------------------------
 
