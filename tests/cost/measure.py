@@ -64,7 +64,9 @@ class Measured:
 
 
 @contextlib.asynccontextmanager
-async def _workers(env: WorkflowEnvironment) -> AsyncIterator[tuple[TicketClient, str]]:
+async def _workers(
+    env: WorkflowEnvironment, policy: str = LADDER_POLICY
+) -> AsyncIterator[tuple[TicketClient, str]]:
     run = uuid.uuid4().hex[:8]
     with (
         tempfile.TemporaryDirectory(prefix="escalations-cost-") as tmp,
@@ -73,7 +75,7 @@ async def _workers(env: WorkflowEnvironment) -> AsyncIterator[tuple[TicketClient
     ):
         policies = Path(tmp) / "policies"
         policies.mkdir()
-        (policies / f"{LADDER_POLICY_NAME}.yaml").write_text(LADDER_POLICY)
+        (policies / f"{LADDER_POLICY_NAME}.yaml").write_text(policy)
         settings = load_settings(
             {
                 "ESCALATIONS_TASK_QUEUE": f"cost-{run}",
@@ -98,10 +100,15 @@ async def _workers(env: WorkflowEnvironment) -> AsyncIterator[tuple[TicketClient
             yield TicketClient(env.client, settings.task_queue), floor_queue
 
 
-async def measure(env: WorkflowEnvironment, floor: bool = True) -> dict[str, Measured]:
-    """Every scenario's cost, ours and (unless ``floor`` is False) the floor's."""
+async def measure(
+    env: WorkflowEnvironment, floor: bool = True, policy: str = LADDER_POLICY
+) -> dict[str, Measured]:
+    """Every scenario's cost, ours and (unless ``floor`` is False) the floor's.
+
+    ``policy`` replaces the ladder policy's text (same name and levels), to price a variant.
+    """
     measured: dict[str, Measured] = {}
-    async with _workers(env) as (tickets, floor_queue):
+    async with _workers(env, policy) as (tickets, floor_queue):
         for scenario in SCENARIOS:
             ours = await run_scenario(scenario, OurTicket(tickets), SkippingClock(env), env.client)
             floor_cost = HistoryCost()
