@@ -445,6 +445,13 @@ class TicketEscalation:
     async def _deliver_to_channel(self, index: int, request: NotificationRequest) -> None:
         state = self._require_state()
         name = request.channel
+        channel = state.policy.channels.get(name)
+        if channel is None:
+            # A held notice released after a migration to a version without this channel.
+            self._deliveries.pop(index, None)
+            detail = f"channel {name} is not in policy v{state.policy.version}"
+            self._record_delivery(index, request, Delivery(status="skipped", detail=detail))
+            return
         try:
             # One thread per ticket and channel: a notice waits for an earlier one still
             # posting the thread's root, so that it replies under it instead of starting
@@ -453,11 +460,11 @@ class TicketEscalation:
             result = await self._send_to_channel(
                 ChannelNotice(
                     name=name,
-                    channel=state.policy.channels[name],
+                    channel=channel,
                     notice=request,
                     ticket_key=state.notice_key,
                     thread=state.channels.get(name, ChannelState()).thread,
-                    severity_rank=list(state.policy.targets).index(request.ticket.priority),
+                    severity_rank=self._rank(request.ticket.priority),
                 ),
                 f"notify {request.level} #{request.repeat} via {name}",
             )
@@ -475,6 +482,11 @@ class TicketEscalation:
         finally:
             self._deliveries.pop(index, None)
         self._record_delivery(index, request, delivery)
+
+    def _rank(self, priority: str) -> int:
+        # The priority's urgency in the policy (0 first); PagerDuty's default severity.
+        priorities = list(self._require_state().policy.targets)
+        return priorities.index(priority) if priority in priorities else len(priorities)
 
     def _posting_root(self, name: str, index: int) -> bool:
         state = self._require_state()
@@ -536,7 +548,7 @@ class TicketEscalation:
                     policy_version=state.policy.version,
                 ),
                 ticket_key=state.notice_key,
-                severity_rank=list(state.policy.targets).index(state.fields.priority),
+                severity_rank=self._rank(state.fields.priority),
             )
             task = asyncio.create_task(self._send_event(notice))
             self._channel_events.add(task)
