@@ -274,3 +274,20 @@ def test_fake_requires_a_bearer_token(fake: FakeSendGrid) -> None:
     assert fake.accepted == []
     with pytest.raises(AssertionError, match="received 1"):
         fake.wait_for_accepted(1, timeout=0.1)
+
+
+def test_sandbox_mode_asks_sendgrid_to_validate_and_deliver_nothing(fake: FakeSendGrid) -> None:
+    sandboxed = SendGridSender(API_KEY, FROM, host=fake.url, timeout=5, sandbox=True)
+    fake.answer_next(200)  # SendGrid answers a sandboxed send 200 with no message id
+    result = sandboxed.deliver(make_request())
+    [body] = fake.wait_for_accepted(1, timeout=5)
+    assert_valid_mail_send(body)
+    assert body["mail_settings"] == {"sandbox_mode": {"enable": True}}
+    assert result.status == "sent"
+    assert "sandbox mode" in (result.detail or "")
+
+
+def test_sandbox_mode_is_off_unless_asked(fake: FakeSendGrid, sender: SendGridSender) -> None:
+    sender.deliver(make_request())
+    [body] = fake.wait_for_accepted(1, timeout=5)
+    assert "mail_settings" not in body

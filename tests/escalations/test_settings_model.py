@@ -62,9 +62,17 @@ def test_every_setting_from_its_variable(tmp_path: Path) -> None:
             "ESCALATIONS_MAX_CACHED_WORKFLOWS": " 50 ",
             "ESCALATIONS_LOG_FORMAT": "JSON",
             "ESCALATIONS_TRACING": "off",
+            "SENDGRID_SANDBOX_MODE": "true",
+            "ESCALATIONS_SLACK_API_URL": "http://127.0.0.1:8/api/",
+            "ESCALATIONS_PAGERDUTY_EVENTS_URL": "http://127.0.0.1:7",
+            "ESCALATIONS_WEB_UI_URL": "https://temporal.example.com",
             **SECRETS,
         }
     )
+    assert settings.sendgrid_sandbox is True
+    assert settings.slack_api_url == "http://127.0.0.1:8/api/"
+    assert settings.pagerduty_events_url == "http://127.0.0.1:7"
+    assert settings.web_ui_url == "https://temporal.example.com"
     assert settings.task_queue == "q"
     assert settings.policy_dir == tmp_path
     assert settings.sendgrid_host == "http://127.0.0.1:9"
@@ -125,6 +133,9 @@ def test_a_secret_given_as_text_becomes_a_secret() -> None:
         ("ESCALATIONS_STICKY_QUEUE_TIMEOUT", "nan", "='nan': use a number of seconds above 0"),
         ("ESCALATIONS_REGISTER_SEARCH_ATTRIBUTES", "maybe", "='maybe': use true or false"),
         ("ESCALATIONS_WORKFLOW_SANDBOX", "sometimes", "='sometimes': use true or false"),
+        ("SENDGRID_SANDBOX_MODE", "perhaps", "='perhaps': use true or false"),
+        ("ESCALATIONS_WEB_UI_URL", "temporal.example", "='temporal.example': use an https://"),
+        ("ESCALATIONS_SLACK_API_URL", "slack.com/api", "='slack.com/api': use an https://"),
         ("ESCALATIONS_MAX_WORKFLOW_TASKS", "0", "='0' is not a whole number of at least 1"),
         ("ESCALATIONS_MAX_WORKFLOW_TASKS", "2.5", "='2.5' is not a whole number of at least 1"),
         ("ESCALATIONS_MAX_CACHED_WORKFLOWS", "many", "='many' is not a whole number of at least 1"),
