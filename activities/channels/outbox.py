@@ -101,11 +101,17 @@ class ChannelOutbox:
             ApplicationError: ``OutboxWriteFailed`` (retried) when the file cannot be written.
         """
         key = notice.notice.idempotency_key
-        message_id = outbox_message_id(key)
         conversation = notice.channel.slack.channel if notice.channel.slack else None
         request = describe_request(
             notice, link, slack_api_url=self._slack_api_url, events_url=self._events_url
         )
+        # The id status shows is the one the provider would have: PagerDuty's dedup_key, the
+        # webhook-id; Slack's ts is not known until Slack answers, so a stand-in takes its place.
+        message_id = outbox_message_id(key)
+        if request is not None and notice.channel.pagerduty:
+            message_id = request["body"]["dedup_key"]
+        elif request is not None and notice.channel.webhook:
+            message_id = request["headers"]["webhook-id"]
         if request is None:
             return DeliveryResult(
                 status="skipped",

@@ -193,11 +193,14 @@ def test_unset_secret_writes_the_request_to_the_outbox_without_any_secret(
         assert value not in text
     if notice.channel.pagerduty is not None:
         assert request["body"]["routing_key"] == "<$PD_PAYMENTS_ROUTING_KEY>"
+        # status shows the id PagerDuty would have answered with: the alert's dedup_key.
+        assert result.message_id == request["body"]["dedup_key"]
     if notice.channel.slack is not None:
         assert request["headers"] == {"Authorization": "Bearer <$SLACK_BOT_TOKEN>"}
         assert request["url"].endswith("/api/chat.postMessage")
     if notice.channel.webhook is not None:
         assert request["headers"]["webhook-id"] == notice.notice.idempotency_key
+        assert result.message_id == notice.notice.idempotency_key
         assert "HOOK_SECRET" in request["headers"]["webhook-signature"]
 
 
