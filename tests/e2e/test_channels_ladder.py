@@ -34,7 +34,7 @@ CHANNELS_POLICY = """\
 name: channels
 version: 1
 targets:
-  P1: {first_response: 4s, resolution: 10s}
+  P1: {first_response: 8s, resolution: 16s}   # levels at 4 s, 8 s and 14.4 s
 channels:
   slack-ops: {slack: {channel: "#ops-escalations"}}
   pd-ops: {pagerduty: {routing_key_env: E2E_PD_ROUTING_KEY}}
