@@ -124,6 +124,10 @@ class FakeSendGrid(LoopbackServer):
             answer = _Answer(400, {}, sendgrid_error("invalid JSON"))
         else:
             answer = self._route(method, path, headers)
+        if method == "POST" and path == MAIL_SEND_PATH and not raw and 200 <= answer.status < 300:
+            # As SendGrid does: nothing to send. (A worker killed while sending leaves a request
+            # whose headers arrived and whose body never did; it must not count as accepted.)
+            answer = _Answer(400, {}, sendgrid_error("request body is required"))
         if not isinstance(body, dict):
             body = {"_non_object_body": body}
         if not self._keep_bodies:

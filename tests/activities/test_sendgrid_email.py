@@ -291,3 +291,19 @@ def test_sandbox_mode_is_off_unless_asked(fake: FakeSendGrid, sender: SendGridSe
     sender.deliver(make_request())
     [body] = fake.wait_for_accepted(1, timeout=5)
     assert "mail_settings" not in body
+
+
+def test_the_fake_refuses_a_request_whose_body_never_arrived(fake: FakeSendGrid) -> None:
+    # What a worker killed mid-send leaves behind: headers, no body. SendGrid sends nothing
+    # for it, and the fault suite must not count it as an accepted notice.
+    request = urllib.request.Request(
+        f"{fake.url}/v3/mail/send",
+        data=b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    caught.value.close()
+    assert caught.value.code == 400
+    assert fake.accepted == []
