@@ -332,9 +332,9 @@ class Channel(BaseModel):
         return refs
 
 
-def severity_for(settings: PagerDutySettings, priority: str, priorities: list[str]) -> Severity:
-    """The PagerDuty severity of a ticket of ``priority`` (``priorities`` most urgent first)."""
+def severity_for(settings: PagerDutySettings, priority: str, rank: int) -> Severity:
+    """The PagerDuty severity of a ticket of ``priority``, whose urgency in the policy is
+    ``rank`` (0 for the first priority): the policy's map, else :data:`SEVERITY_BY_RANK`."""
     if priority in settings.severity:
         return settings.severity[priority]
-    rank = priorities.index(priority) if priority in priorities else len(SEVERITY_BY_RANK) - 1
-    return SEVERITY_BY_RANK[min(rank, len(SEVERITY_BY_RANK) - 1)]
+    return SEVERITY_BY_RANK[min(max(rank, 0), len(SEVERITY_BY_RANK) - 1)]

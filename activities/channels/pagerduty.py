@@ -20,7 +20,7 @@ from activities.channels.http import failure, post_json, rejected
 from activities.channels.models import ChannelNotice
 from activities.email_content import clean_field
 from activities.models import DeliveryResult
-from policies.channels import SEVERITY_BY_RANK, PagerDutySettings, Severity
+from policies.channels import PagerDutySettings, Severity, severity_for
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
 ENQUEUE_PATH = "/v2/enqueue"
@@ -48,10 +48,7 @@ def severity(settings: PagerDutySettings, notice: ChannelNotice) -> Severity:
     """The policy's severity for the ticket's priority, else the default by its rank."""
     if notice.event == "test":
         return "info"
-    priority = notice.notice.ticket.priority
-    if priority in settings.severity:
-        return settings.severity[priority]
-    return SEVERITY_BY_RANK[min(max(notice.severity_rank, 0), len(SEVERITY_BY_RANK) - 1)]
+    return severity_for(settings, notice.notice.ticket.priority, notice.severity_rank)
 
 
 def build_event(

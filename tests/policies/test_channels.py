@@ -184,7 +184,7 @@ def test_the_slack_token_defaults_to_the_worker_wide_variable() -> None:
 def test_severity_follows_the_priority_rank_unless_the_policy_maps_it() -> None:
     settings = PagerDutySettings(routing_key_env="K", severity={"P3": "critical"})
     order = ["P1", "P2", "P3", "P4", "P5"]
-    assert [severity_for(settings, p, order) for p in order] == [
+    assert [severity_for(settings, p, order.index(p)) for p in order] == [
         "critical",
         "error",
         "critical",
