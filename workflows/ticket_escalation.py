@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         PauseRequest,
         ReassignRequest,
         ReopenRequest,
+        ReportEventRequest,
         ResolveRequest,
         ResumeRequest,
         TicketInput,
@@ -860,6 +861,25 @@ class TicketEscalation:
     def _validate_agent_replied(self, request: AgentRepliedRequest) -> None:
         now = workflow.now()
         self._check(rules.timed_event_problem(self._state, "agent_replied", request.at, now))
+
+    @workflow.update
+    async def report_event(self, request: ReportEventRequest) -> TicketStatus:
+        """A helpdesk's report of what happened at ``at``; reports count in ``at`` order."""
+        state = await self._ready()
+        self._validate_report_event(request)
+        was_resolved = state.resolved
+        now = workflow.now()
+        at = self._at(request.at)
+        state.report(request.event, at, request.by, request.source, now, self._calendars)
+        if state.resolved and not was_resolved:
+            for task in list(self._deliveries.values()):
+                task.cancel()
+        return self._mark_changed()
+
+    @report_event.validator
+    def _validate_report_event(self, request: ReportEventRequest) -> None:
+        problem = rules.report_event_problem(self._state, request.event, request.at, workflow.now())
+        self._check(problem)
 
     @workflow.update
     async def change_priority(self, request: ChangePriorityRequest) -> TicketStatus:

@@ -21,6 +21,7 @@ from policies.zones import zone
 from workflows.ticket_channels import ChannelState
 from workflows.ticket_outcome import Reopen
 from workflows.ticket_state import EscalationRecord, PolicyMigration, TicketState, TicketStateName
+from workflows.ticket_timeline import HelpdeskEvent
 
 # \Z, not $: "$" also matches before a trailing newline, which would let "T-1\n" through.
 _TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
@@ -159,6 +160,20 @@ class ReassignRequest(Message):
         if self.assignee is None and self.team is None:
             raise ValueError("give assignee, team or both")
         return self
+
+
+class ReportEventRequest(Message):
+    """A helpdesk's report of what happened on the ticket at ``at`` (the webhook intake sends
+    these). Reports count in the order of their ``at``s whatever order they arrive in: one that
+    does not apply at its time (``active`` while the ticket was not waiting) is kept, and takes
+    effect if an earlier report arrives that makes it apply. ``waiting`` pauses, ``active``
+    resumes a paused ticket or reopens a resolved one, ``solved`` resolves, and the first
+    ``agent_replied`` is the first response."""
+
+    event: HelpdeskEvent
+    at: AwareDatetime = Field(description="When it happened, by the helpdesk's clock.")
+    by: OneLine | None = Field(default=None, max_length=200)
+    source: Slug = Field(description="The helpdesk that reported it (zendesk, jira, ...).")
 
 
 class FeedbackRequest(_Timed):

@@ -163,3 +163,25 @@ def migrate_policy_problem(state: TicketState | None, to_version: str) -> str | 
             f"{state.policy.name!r} v{to_version}"
         )
     return problem
+
+
+def report_event_problem(
+    state: TicketState | None, event: str, at: datetime, now: datetime
+) -> str | None:
+    """A helpdesk report: ``at`` sane, a ticket that keeps a timeline, room for records.
+
+    A report is not refused for where the ticket stands (a resume of a ticket not paused):
+    it folds in at its ``at``, and applies there or not at all. A resolved ticket takes
+    reports until its feedback window closes, since one may reopen it.
+    """
+    problem = event_time_problem(state, f"report_event.{event}", at, now)
+    if problem is not None or state is None:
+        return problem
+    if state.timeline is None:
+        return (
+            f"report_event: ticket {state.fields.ticket_id} opened before helpdesk reports "
+            "were kept in its timeline; send acknowledge, pause, resume or resolve instead"
+        )
+    if event == "customer_replied" and len(state.escalations) >= timeouts.MAX_ESCALATION_RECORDS:
+        return customer_replied_problem(state, None, now)
+    return None

@@ -37,6 +37,7 @@ from workflows.ticket_outcome import (
     paused_seconds,
 )
 from workflows.ticket_timeline import (
+    HelpdeskEvent,
     TimelineEvent,
     calendars_in_force,
     facts_history,
@@ -412,6 +413,35 @@ class TicketState(Message):
             if self.timeline is not None:
                 self.timeline.append(TimelineEvent(kind="reassign", at=now, team=team))
 
+    def report(
+        self,
+        event: HelpdeskEvent,
+        at: datetime,
+        by: str | None,
+        source: str,
+        now: datetime,
+        calendars: CalendarSet,
+    ) -> None:
+        """A helpdesk's report of what happened at ``at``, kept in the timeline whether or not it
+        applies where the ticket stands: the fold applies each report that holds at its
+        ``at`` (a resume only while paused, a reopening only while resolved), so reports that
+        arrive in any order leave the ticket as their ``at`` order would. Needs the timeline."""
+        who = by or source
+        match event:
+            case "waiting":
+                self._record(
+                    TimelineEvent(kind="pause", at=at, text=f"waiting on the customer ({source})")
+                )
+            case "active":
+                reason = f"reopened in {source}"
+                self._record(TimelineEvent(kind="active", at=at, by=who, text=reason))
+            case "solved":
+                self.resolve(who, at, None)
+            case "agent_replied":
+                self.agent_replied(who, at, calendars)
+            case "customer_replied":
+                self.customer_replied(at, now, calendars)
+
     def restart_reply_levels(self, now: datetime, calendars: CalendarSet) -> None:
         """Arm the next-reply levels afresh if a new next-reply cycle is running.
 
@@ -507,6 +537,11 @@ class TicketState(Message):
                     self._resolve(event.by or "", at)
             case "reopen":
                 self._reopen(event.by or "", at, event.text or "", in_at_order=in_at_order)
+            case "active":
+                if self.paused:
+                    self._resume(at)
+                elif self.resolved:
+                    self._reopen(event.by or "", at, event.text or "", in_at_order=in_at_order)
             case "open" | "impact" | "reassign":
                 pass  # facts, not clocks: read by the ladder from the timeline
 

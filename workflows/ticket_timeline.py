@@ -34,7 +34,12 @@ EventKind = Literal[
     "agent",
     "impact",
     "reassign",
+    "active",
 ]
+
+HelpdeskEvent = Literal["waiting", "active", "solved", "agent_replied", "customer_replied"]
+"""What a helpdesk reports: the ticket's status became waiting (on the customer), active or
+solved, or an agent or the customer wrote a public reply."""
 
 
 class TimelineEvent(BaseModel):

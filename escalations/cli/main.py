@@ -1,5 +1,6 @@
 """The ``escalations`` command: ``dev``, ``worker``, ``ticket ...``, ``policy check``, and
-``codec-server`` / ``codec-key`` (payload encryption).
+``codec-server`` / ``codec-key`` (payload encryption), ``api`` / ``api-key`` (the HTTP API and
+helpdesk webhooks).
 
 Exit codes: 0 success, 1 the server, a ticket or a policy file said no, 2 a bad argument or
 setting, 130 interrupted.
@@ -15,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from escalations import dev
+from escalations.api.server import DEFAULT_PORT as DEFAULT_API_PORT
+from escalations.cli.api import add_api_command
+from escalations.cli.api_keys import add_api_key_commands
 from escalations.cli.arguments import positive_int, positive_number
 from escalations.cli.channels import add_channels_commands
 from escalations.cli.report import add_report_command
@@ -42,6 +46,7 @@ def _dev(args: argparse.Namespace) -> int:
                 ui_port=args.ui_port,
                 data_dir=args.data_dir,
                 in_memory=args.in_memory,
+                api_port=args.api_port,
             )
         )
     except (dev.DevServerError, BinaryNotFound) as err:
@@ -130,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=dev.DEFAULT_PORT, help="gRPC port (7233)")
     p.add_argument("--ui-port", type=int, default=dev.DEFAULT_UI_PORT, help="Web UI port (8233)")
     p.add_argument(
+        "--api-port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        help="HTTP API port, on loopback (8082)",
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         default=dev.DEFAULT_DATA_DIR,
@@ -146,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ticket_commands(commands)
     add_tickets_commands(commands)
     add_security_commands(commands)
+    add_api_key_commands(commands)
+    add_api_command(commands)
     add_schedule_commands(commands)
     add_slo_commands(commands)
     add_report_command(commands)

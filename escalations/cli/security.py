@@ -125,7 +125,7 @@ def _codec_server(args: argparse.Namespace) -> int:
         )
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
-    tls = _tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     key_file = os.environ.get("ESCALATIONS_ENCRYPTION_KEY_FILE", "").strip()
     if key_file:
@@ -201,7 +201,7 @@ def _check_key_file(path: str) -> None:
         )
 
 
-def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:

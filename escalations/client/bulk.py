@@ -68,14 +68,16 @@ class SelectedTicket:
     level: str | None
 
 
-async def select_tickets(client: Client, selection: Selection) -> list[SelectedTicket]:
-    """The running tickets ``selection`` matches, ordered by ticket id.
+async def select_tickets(
+    client: Client, selection: Selection, *, limit: int | None = None
+) -> list[SelectedTicket]:
+    """The running tickets ``selection`` matches (at most ``limit``), ordered by ticket id.
 
     Raises:
         temporalio.service.RPCError: the server refused the query (its message says why).
     """
     found = []
-    async for execution in client.list_workflows(selection.visibility_query()):
+    async for execution in client.list_workflows(selection.visibility_query(), limit=limit):
         attributes = execution.typed_search_attributes
         ticket_id = attributes.get(sa.TICKET_ID) or execution.id.removeprefix("ticket-")
         found.append(

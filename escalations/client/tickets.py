@@ -17,7 +17,12 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
@@ -55,6 +60,9 @@ __all__ = [
     "TicketOpenFailed",
     "TicketUpdateRejected",
 ]
+
+OPEN_REQUEST_MEMO = "open_request"
+"""Memo key: the idempotency key (or webhook delivery id) that opened the ticket."""
 
 # A query needs a worker to answer it; without this bound a missing worker hangs the caller.
 QUERY_RPC_TIMEOUT = timedelta(seconds=10)
@@ -152,6 +160,58 @@ class TicketClient:
             return None
         return await wait_until_open(self._client, handle, ticket_id, self._task_queue)
 
+    async def open_once(self, ticket: TicketInput, request_key: str) -> bool:
+        """Open a ticket at most once for ``request_key`` (an idempotency key, a webhook's
+        delivery id): a repeat of the same key finds the ticket that key opened and opens
+        nothing. The key is kept in the workflow's memo (``open_request``), and the ticket id
+        is never reused once a keyed open has used it, even after the ticket closes, so a
+        delivery retried after the ticket closed cannot open it again.
+
+        Returns:
+            True when this call opened the ticket, False when ``request_key`` already had.
+
+        Raises:
+            TicketAlreadyOpen: the ticket id was opened by another request.
+            TicketError: as :meth:`open`.
+        """
+        if ticket.continued is not None:
+            raise ValueError("TicketInput.continued is internal; leave it unset")
+        workflow_id = workflow_id_for(ticket.ticket_id)
+        try:
+            await self._client.start_workflow(
+                TicketEscalation.run,
+                ticket,
+                id=workflow_id,
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo={OPEN_REQUEST_MEMO: request_key},
+                static_summary=static_summary(ticket.priority, ticket.ticket_id, ticket.title),
+                search_attributes=_initial_search_attributes(ticket),
+            )
+            return True
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as err:
+            raise from_rpc_error(err, ticket.ticket_id, "open") from None
+        try:
+            memo = await self._handle(ticket.ticket_id).describe()
+            opened_by = await memo.memo_value(OPEN_REQUEST_MEMO, None)
+        except RPCError as err:
+            raise from_rpc_error(err, ticket.ticket_id, "open") from None
+        if opened_by == request_key:
+            return False
+        raise TicketAlreadyOpen(
+            f"ticket {ticket.ticket_id} was already opened by another request (workflow "
+            f"{workflow_id}); a ticket id is opened once",
+            ticket.ticket_id,
+        )
+
+    async def wait_open(self, ticket_id: str) -> TicketStatus:
+        """The first status of a ticket just started (see :meth:`open`)."""
+        handle = self._handle(ticket_id)
+        return await wait_until_open(self._client, handle, ticket_id, self._task_queue)
+
     async def status(self, ticket_id: str) -> TicketStatus:
         """The ticket's current status (the ``status`` query).
 
@@ -238,11 +298,36 @@ class TicketClient:
     ) -> TicketStatus:
         return await self._update(ticket_id, TicketEscalation.migrate_policy, request)
 
+    async def report_event(
+        self, ticket_id: str, request: messages.ReportEventRequest
+    ) -> TicketStatus:
+        return await self._update(ticket_id, TicketEscalation.report_event, request)
+
+    async def apply(
+        self, ticket_id: str, name: str, request: BaseModel, *, update_id: str | None = None
+    ) -> TicketStatus:
+        """Send the update ``name`` (one of :data:`UPDATES`) with its request model.
+
+        With ``update_id``, a retry of the same call is applied once: Temporal answers a repeat
+        of an update id that the ticket accepted with the first result. Without one, each call
+        is a new update.
+
+        Raises:
+            ValueError: ``name`` is not an update of the contract.
+            TicketNotFound, TicketClosed, TicketUpdateRejected: as each update raises them.
+        """
+        if name not in UPDATES:
+            raise ValueError(f"{name!r} is not an update; updates: {', '.join(UPDATES)}")
+        handler = getattr(TicketEscalation, name)
+        return await self._update(ticket_id, handler, request, update_id=update_id)
+
     async def _update(
         self,
         ticket_id: str,
         handler: UpdateMethodMultiParam[[TicketEscalation, RequestT], TicketStatus],
         request: RequestT,
+        *,
+        update_id: str | None = None,
     ) -> TicketStatus:
         """Send ``handler``'s update; every update's result is the ticket's new status.
 
@@ -255,7 +340,7 @@ class TicketClient:
         name: str = getattr(handler, "__name__", "update")
         try:
             status: TicketStatus = await rejected_as_ticket_error(
-                handle.execute_update(handler, request), ticket_id, name
+                handle.execute_update(handler, request, id=update_id), ticket_id, name
             )
             return status
         except TicketNotFound:
@@ -283,6 +368,7 @@ UPDATES = (
     "update_impact",
     "reassign",
     "migrate_policy",
+    "report_event",
 )
 """The updates the client sends, each a method named like the workflow's handler."""
 

@@ -92,6 +92,8 @@ ENVIRONMENT = {
     "max_workflow_tasks": "ESCALATIONS_MAX_WORKFLOW_TASKS",
     "max_cached_workflows": "ESCALATIONS_MAX_CACHED_WORKFLOWS",
     "codec_server_token": "ESCALATIONS_CODEC_SERVER_TOKEN",
+    "api_keys_file": "ESCALATIONS_API_KEYS_FILE",
+    "intake_dir": "ESCALATIONS_INTAKE_DIR",
     "metrics_address": "ESCALATIONS_METRICS_ADDRESS",
     "log_format": "ESCALATIONS_LOG_FORMAT",
     "tracing": "ESCALATIONS_TRACING",
@@ -144,6 +146,10 @@ class Settings:
     temporal_api_key: SecretStr | None = None
     temporal_tls: TlsSettings | None = None
     codec_server_token: SecretStr | None = None
+    api_keys_file: Path = Path(".data/api-keys.json")
+    """The HTTP API's keys, each stored as a hash with its scopes (``escalations api-key``)."""
+    intake_dir: Path | None = None
+    """Helpdesk mapping files (``<source>.yaml``) that replace the shipped ones."""
     metrics_address: str | None = None
     log_format: LogFormat = "text"
     tracing: Tracing = "off"

@@ -16,7 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from escalations.testing.fake_sendgrid import FakeSendGrid
-from policies.loader import parse_policy
+from policies.loader import default_policy_dir, parse_policy
+from tests.e2e.api_stack import ApiStack
 from tests.e2e.helpers import POLICY_NAME, POLICY_YAML
 from tests.e2e.processes import DevServer, LoggedProcess, WorkerProcess, connect, tail
 
@@ -197,5 +198,22 @@ def workers(
     pool = Workers(tmp_path, e2e_policy_dir, sendgrid, logs)
     try:
         yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture
+async def api_stack(
+    dev_server: DevServer, tmp_path: Path, sendgrid: FakeSendGrid, logs: LogBook
+) -> AsyncIterator[ApiStack]:
+    """A worker process under the shipped policies and the HTTP API, on the shared server."""
+    pool = Workers(tmp_path, default_policy_dir(), sendgrid, logs)
+    try:
+        await pool.start(dev_server.address)
+        stack = ApiStack(dev_server.address, pool.task_queue, tmp_path)
+        try:
+            yield stack
+        finally:
+            stack.stop()
     finally:
         pool.stop_all()

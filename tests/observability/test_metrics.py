@@ -204,6 +204,8 @@ def test_the_dev_banner_shows_where_metrics_are() -> None:
     server: Any = SimpleNamespace(
         address="127.0.0.1:7233", ui_url="http://127.0.0.1:8233", log_path=Path("x")
     )
-    shown = banner(server, Settings(metrics_address="0.0.0.0:9464"), Path(".data"), True)
+    api = "http://127.0.0.1:8082"
+    shown = banner(server, Settings(metrics_address="0.0.0.0:9464"), Path(".data"), True, api)
     assert "  Metrics:       http://127.0.0.1:9464/metrics (Prometheus;" in shown
-    assert "Metrics:       off" in banner(server, Settings(), Path(".data"), True)
+    assert "Metrics:       off" in banner(server, Settings(), Path(".data"), True, api)
+    assert "  HTTP API:      http://127.0.0.1:8082 " in shown

@@ -1,0 +1,1 @@
+"""``escalations api``: the ticket contract over HTTP, and the helpdesk webhooks."""

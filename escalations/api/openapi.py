@@ -1,0 +1,321 @@
+"""The API's OpenAPI 3.1 document, built from the contract's own pydantic models.
+
+Every request and answer schema is the model the workflow and the Python client use, so the
+document cannot drift from the contract; every status a route can answer is listed with the
+shape of its body.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from escalations.api.tickets import ADMIN_UPDATES, MAX_LIST, UPDATE_REQUESTS
+from escalations.intake.events import SOURCES
+from workflows.ticket_messages import TicketInput, TicketStatus
+from workflows.ticket_state import TicketStateName
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+
+_ERRORS = {
+    401: "No API key, or an unknown or revoked one.",
+    403: "The API key's scope does not allow this request.",
+    404: "No such ticket (or update).",
+    409: "The ticket refused: already open, closed, or the update does not apply now.",
+    411: "The request has no Content-Length.",
+    413: "The body is over the documented size (64 KiB; webhooks 1 MiB).",
+    415: "The body is not application/json.",
+    422: "The request is malformed; `fields` names each wrong field.",
+    429: "Too many wrong API keys from this address; see Retry-After.",
+    503: "Temporal (or the key store) did not answer; retry later.",
+}
+
+
+def _error(status: int) -> dict[str, Any]:
+    return {
+        "description": _ERRORS[status],
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": REF.format(model=model.__name__)}}},
+    }
+
+
+def _status(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/TicketStatus"}}},
+    }
+
+
+_TICKET_ID = {
+    "name": "ticket_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retried request apply once; a repeat answers the first result.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+}
+_WRITE_ERRORS = (401, 403, 404, 409, 411, 413, 415, 422, 429, 503)
+
+
+def _update_path(name: str, model: type[BaseModel]) -> dict[str, Any]:
+    scope = "admin" if name in ADMIN_UPDATES else "write"
+    return {
+        "post": {
+            "operationId": name,
+            "summary": (model.__doc__ or name).split("\n\n")[0].replace("\n", " "),
+            "description": f"Scope: {scope}. The workflow update `{name}`.",
+            "parameters": [_TICKET_ID, _IDEMPOTENCY_KEY],
+            "requestBody": _body(model, f"`{model.__name__}`"),
+            "responses": {
+                "200": _status("The ticket's status after the update."),
+                **{str(code): _error(code) for code in _WRITE_ERRORS},
+            },
+        }
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [
+        (TicketInput, "validation"),
+        (TicketStatus, "serialization"),
+        *((model, "validation") for model in UPDATE_REQUESTS.values()),
+    ]
+    _, top = models_json_schema(models, ref_template=REF)
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    opening = schemas["TicketInput"]
+    opening["properties"].pop("continued", None)
+    # The TicketState schema came in only through ``continued``, which callers never send.
+    schemas.pop("TicketState", None)
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    }
+    schemas["TicketList"] = {
+        "type": "object",
+        "required": ["tickets"],
+        "properties": {
+            "tickets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["ticket_id"],
+                    "properties": {
+                        "ticket_id": {"type": "string"},
+                        **{
+                            name: {"type": ["string", "null"]}
+                            for name in ("priority", "team", "state", "level")
+                        },
+                    },
+                },
+            }
+        },
+    }
+    schemas["WebhookOutcome"] = {
+        "type": "object",
+        "required": ["ticket_id", "applied", "skipped"],
+        "properties": {
+            "ticket_id": {"type": ["string", "null"]},
+            "applied": {"type": "array", "items": {"type": "string"}},
+            "skipped": {"type": "array", "items": {"type": "string"}},
+            "error": {"type": "string"},
+        },
+    }
+    return schemas
+
+
+def _filters() -> list[dict[str, Any]]:
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
+    listed = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "array", "items": text}}
+        for name in ("team", "priority", "customer", "policy")
+    ]
+    states = {"type": "string", "enum": [state.value for state in TicketStateName]}
+    return [
+        *listed,
+        {
+            "name": "state",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "array", "items": states},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+        },
+    ]
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document (built once per process)."""
+    plain = {
+        "description": "Plain text.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    paths: dict[str, Any] = {
+        "/v1/tickets": {
+            "post": {
+                "operationId": "open",
+                "summary": "Open a ticket.",
+                "description": "Scope: write. Starts the ticket's `TicketEscalation` workflow "
+                "and answers its first status.",
+                "parameters": [_IDEMPOTENCY_KEY],
+                "requestBody": _body(TicketInput, "`TicketInput` (without `continued`)."),
+                "responses": {
+                    "201": _status("Opened."),
+                    "200": _status("A repeat of an Idempotency-Key: the ticket it opened."),
+                    **{str(code): _error(code) for code in _WRITE_ERRORS},
+                },
+            },
+            "get": {
+                "operationId": "list",
+                "summary": "Running tickets, filtered as `escalations tickets list` does.",
+                "description": "Scope: read. A filter may repeat; its values are ORed.",
+                "parameters": _filters(),
+                "responses": {
+                    "200": {
+                        "description": "The tickets, by ticket id.",
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/TicketList"}}},
+                    },
+                    **{str(code): _error(code) for code in (401, 403, 422, 429, 503)},
+                },
+            },
+        },
+        "/v1/tickets/{ticket_id}": {
+            "get": {
+                "operationId": "status",
+                "summary": "The ticket's status (the `status` query).",
+                "description": "Scope: read.",
+                "parameters": [_TICKET_ID],
+                "responses": {
+                    "200": _status("The ticket's status."),
+                    **{str(code): _error(code) for code in (401, 403, 404, 422, 429, 503)},
+                },
+            }
+        },
+        **{
+            f"/v1/tickets/{{ticket_id}}/{name}": _update_path(name, model)
+            for name, model in UPDATE_REQUESTS.items()
+        },
+        "/v1/webhooks/{source}": {
+            "post": {
+                "operationId": "webhook",
+                "summary": "A helpdesk's webhook delivery (signed by the helpdesk).",
+                "description": "See docs/intake.md for each source's signature and mapping.",
+                "parameters": [
+                    {
+                        "name": "source",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(SOURCES)},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                "security": [],
+                "responses": {
+                    "200": _outcome("Applied; `applied` lists what the event became."),
+                    "202": _outcome("Nothing to change; `skipped` says why."),
+                    "404": _outcome_or_error("Unknown source, or no such ticket yet (retry)."),
+                    **{str(code): _error(code) for code in (401, 411, 413, 422)},
+                    "503": _outcome_or_error(_ERRORS[503] + " Or the source has no secret."),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "The process answers.",
+                "security": [],
+                "responses": {"200": plain},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "summary": "Temporal answers.",
+                "security": [],
+                "responses": {"200": plain, "503": plain},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics.",
+                "security": [],
+                "responses": {"200": plain},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Helpdesk escalations API",
+            "version": "1",
+            "description": "The TicketEscalation contract over HTTP, and helpdesk webhooks.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"apiKey": []}],
+    }
+
+
+def _outcome(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/WebhookOutcome"}}},
+    }
+
+
+def _outcome_or_error(description: str) -> dict[str, Any]:
+    either = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/WebhookOutcome"},
+            {"$ref": "#/components/schemas/Error"},
+        ]
+    }
+    return {"description": description, "content": {JSON: {"schema": either}}}
