@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import http.client
 import json
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,15 @@ class ApiStack:
         )
         context = build_context(self.settings)
         context.secrets = SecretSource(ENVIRON)
+        # Ticket ids are namespace-wide and the dev server is shared: each stack gives its
+        # sources' tickets a prefix of its own.
+        self.prefix = f"T{uuid.uuid4().hex[:6]}"
+        context.mappings = {
+            source: mapping.model_copy(
+                update={"ticket_id_prefix": f"{self.prefix}-{mapping.ticket_id_prefix}"}
+            )
+            for source, mapping in context.mappings.items()
+        }
         self.context = context
         self.tokens = {
             scope: context.keys.create(f"test {scope}", scope, datetime.now(UTC))[1]
