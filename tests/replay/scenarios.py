@@ -379,7 +379,53 @@ async def channels(rec: Recording) -> Handle:
     return handle
 
 
+async def helpdesk_reports(rec: Recording) -> Handle:
+    """A P2 ticket driven by a helpdesk's reports arriving out of order: the resume before its
+    pause, the customer's reply after the solve, then a reopening and a second solve."""
+    env = rec.env
+    handle = await rec.open_ticket(priority="P2")
+    opened = (await handle.query(TicketEscalation.status)).opened_at
+    await env.sleep(timedelta(minutes=50))
+
+    def report(event: str, minutes: int) -> messages.ReportEventRequest:
+        return messages.ReportEventRequest.model_validate(
+            {
+                "event": event,
+                "at": opened + timedelta(minutes=minutes),
+                "by": "agent@example.com",
+                "source": "zendesk",
+            }
+        )
+
+    for event, minutes in (
+        ("agent_replied", 5),
+        ("active", 30),
+        ("solved", 45),
+        ("waiting", 10),
+        ("customer_replied", 25),
+    ):
+        status = await handle.execute_update(
+            TicketEscalation.report_event, report(event, minutes), id=f"zd:{event}"
+        )
+    _expect(
+        status.state == "resolved" and status.clocks["resolution"].elapsed == timedelta(minutes=30),
+        "resolved, having paused from minute 10 to the customer's reply at 25",
+        (status.state, status.clocks["resolution"].elapsed),
+    )
+    await env.sleep(timedelta(minutes=10))
+    reopened = await handle.execute_update(
+        TicketEscalation.report_event, report("active", 55), id="zd:reopened"
+    )
+    _expect(reopened.state == "acknowledged", "reopened by an active report", reopened.state)
+    await env.sleep(timedelta(minutes=20))
+    await handle.execute_update(
+        TicketEscalation.report_event, report("solved", 70), id="zd:solved-2"
+    )
+    return handle
+
+
 TIME_SKIPPING: dict[str, Scenario] = {
+    "helpdesk-reports": helpdesk_reports,
     "channels": channels,
     "every-update": every_update,
     "replies": replies,

@@ -33,6 +33,7 @@ UPDATES = (
     "feedback",
     "reopen",
     "migrate_policy",
+    "report_event",
 )
 
 Event = dict[str, Any]

@@ -43,7 +43,8 @@ def check_prefixed_hex(
     if prefix.strip().lower() != algorithm or not digest:
         raise SignatureError(f"{name} must be {algorithm}=<hex digest>")
     expected = hmac_hex(algorithm, secret, body)
-    if not hmac.compare_digest(expected.encode(), digest.strip().lower().encode("latin-1")):
+    given_digest = digest.strip().lower().encode("latin-1", "replace")
+    if not hmac.compare_digest(expected.encode(), given_digest):
         raise SignatureError(f"{name} does not match the body under the configured secret")
 
 
@@ -62,6 +63,9 @@ def load_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PayloadError("body", f"not a JSON document ({err})") from None
+    except (ValueError, RecursionError):
+        # An integer of thousands of digits, or arrays nested past the parser's stack.
+        raise PayloadError("body", "a JSON document beyond this reader's limits") from None
     if not isinstance(data, dict):
         raise PayloadError("body", f"must be a JSON object, not {type(data).__name__}")
     return data
@@ -94,7 +98,8 @@ def field(
     if not isinstance(value, kinds):
         raise PayloadError(path, f"must be {_names(kinds)}, not {type(value).__name__}")
     if isinstance(value, str):
-        return value[:MAX_TEXT]
+        # A lone UTF-16 surrogate (JSON's "\ud800") is no character: pydantic would refuse it.
+        return value[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8")
     return value
 
 
@@ -128,7 +133,10 @@ def parse_time(value: str | int | float, path: str) -> datetime:
         raise PayloadError(path, f"{value[:60]!r} is not an ISO-8601 time") from None
     if parsed.tzinfo is None:
         raise PayloadError(path, f"{value[:60]!r} has no time zone offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PayloadError(path, f"{value[:60]!r} is out of range") from None
 
 
 def _names(kinds: tuple[type, ...]) -> str:
