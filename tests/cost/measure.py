@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,16 +101,20 @@ async def _workers(
 
 
 async def measure(
-    env: WorkflowEnvironment, floor: bool = True, policy: str = LADDER_POLICY
+    env: WorkflowEnvironment,
+    floor: bool = True,
+    policy: str = LADDER_POLICY,
+    ticket: Callable[[TicketClient], OurTicket] = OurTicket,
 ) -> dict[str, Measured]:
     """Every scenario's cost, ours and (unless ``floor`` is False) the floor's.
 
-    ``policy`` replaces the ladder policy's text (same name and levels), to price a variant.
+    ``policy`` replaces the ladder policy's text (same name and levels), and ``ticket`` the
+    way the ticket is opened and updated, to price a variant.
     """
     measured: dict[str, Measured] = {}
     async with _workers(env, policy) as (tickets, floor_queue):
         for scenario in SCENARIOS:
-            ours = await run_scenario(scenario, OurTicket(tickets), SkippingClock(env), env.client)
+            ours = await run_scenario(scenario, ticket(tickets), SkippingClock(env), env.client)
             floor_cost = HistoryCost()
             if floor:
                 floor_ticket = FloorTicket(env.client, floor_queue)

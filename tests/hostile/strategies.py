@@ -60,6 +60,15 @@ UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
         messages.MigratePolicyRequest,
         {"to_version": "4", "by": "ops@example.com", "reason": "new P1 targets"},
     ),
+    "report_event": (
+        messages.ReportEventRequest,
+        {
+            "event": "waiting",
+            "at": "2026-03-02T10:00:00+00:00",
+            "by": "agent@example.com",
+            "source": "zendesk",
+        },
+    ),
 }
 """Each update's model and a valid argument."""
 
