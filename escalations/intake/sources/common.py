@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from escalations.intake.events import PayloadError, SignatureError
 
 Headers = Mapping[str, str]
 """Request headers, names in lower case (as Starlette gives them)."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 MAX_TEXT = 500
 """Longest string value a reader keeps; longer ones are cut, never an error."""
@@ -99,7 +102,7 @@ def field(
         raise PayloadError(path, f"must be {_names(kinds)}, not {type(value).__name__}")
     if isinstance(value, str):
         # A lone UTF-16 surrogate (JSON's "\ud800") is no character: pydantic would refuse it.
-        return value[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub("\ufffd", value[:MAX_TEXT])
     return value
 
 
