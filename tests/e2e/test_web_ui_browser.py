@@ -101,6 +101,7 @@ class EmbeddedStack(LoggedProcess):
             }
         )
         args = [command, "dev", "--port", str(self.port), "--ui-port", str(self.ui_port)]
+        args += ["--api-port", str(free_port())]
         args += ["--data-dir", str(directory / "data"), "--in-memory"]
         super().__init__(
             "escalations dev", args, directory / "escalations-dev.log", cwd=directory, env=env

@@ -266,6 +266,47 @@ def test_dev_refuses_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.e2e
+def test_dev_refuses_an_api_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["dev", "--port", str(_free_port()), "--ui-port", str(_free_port())]
+        argv += ["--api-port", str(port), "--data-dir", str(tmp_path), "--in-memory"]
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--api-port {port}: cannot listen on it" in err
+
+
+def test_api_refuses_half_a_tls_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["api", "--tls-cert", "cert.pem"]) == 2
+    assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
+
+
+def test_api_refuses_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["api", "--port", str(port)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_api_refuses_a_broken_mapping_naming_file_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "github.yaml").write_text(
+        "source: github\nsecret: {env: GH}\nticket_id_prefix: GH-\n"
+        "default_priority: P9\ndefault_team: support\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ESCALATIONS_INTAKE_DIR", str(tmp_path))
+    assert main(["api", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "the github mapping: default_priority: priority 'P9' is not defined" in err
+
+
+@pytest.mark.e2e
 async def test_dev_server_starts_with_search_attributes_and_stops(tmp_path: Path) -> None:
     server = await start_dev_server(_free_port(), _free_port(), tmp_path, in_memory=True)
     try:
