@@ -15,14 +15,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.service import RPCError
 
 from escalations.api import answers
 from escalations.api.context import ApiContext
-from escalations.api.metrics import MetricsMiddleware
+from escalations.api.metrics import route_observer
 from escalations.api.openapi import document
 from escalations.api.tickets import TicketRoutes
 from escalations.api.webhooks import WebhookRoute
@@ -59,12 +59,19 @@ def build_app(context: ApiContext) -> ASGIApp:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
-            allowed = dict(exc.headers or {})
+            # Starlette's Allow names the methods of the first route on the path only; a path
+            # served by one route per method (``/v1/tickets``) allows the methods of them all.
+            allowed = sorted(
+                method
+                for route in routes
+                if route.matches(request.scope)[0] is Match.PARTIAL
+                for method in route.methods or ()
+            )
             return answers.error(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "method not allowed",
-                headers=allowed,
+                headers={"Allow": ", ".join(allowed)},
             )
         return answers.error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
@@ -80,5 +87,5 @@ def build_app(context: ApiContext) -> ASGIApp:
         Route("/metrics", metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-    measured = MetricsMiddleware(app, metrics=context.metrics, routes=list(routes))
-    return AccessLog(measured, logger=log, header=b"idempotency-key", label="key")
+    observe = route_observer(context.metrics, list(routes))
+    return AccessLog(app, logger=log, header=b"idempotency-key", label="key", observe=observe)

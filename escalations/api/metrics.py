@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 from collections import defaultdict
+from collections.abc import Callable
 
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from escalations.intake.events import SOURCES
 
@@ -71,38 +71,21 @@ class RequestMetrics:
         return "\n".join(lines) + "\n"
 
 
-class MetricsMiddleware:
-    """ASGI middleware that times each request and counts it under its route template."""
+def route_observer(
+    metrics: RequestMetrics, routes: list[BaseRoute]
+) -> Callable[[Scope, int, float], None]:
+    """What :class:`~escalations.codec.serving.AccessLog` calls after each request: counts it
+    under the template of the route it matched (``unmatched`` for none)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: RequestMetrics, routes: list[object]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes
+    def observe(scope: Scope, status: int, seconds: float) -> None:
+        template, source = UNMATCHED, ""
+        for route in routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL and isinstance(route, Route):
+                template = route.path
+                given = child.get("path_params", {}).get("source", "")
+                source = given if given in SOURCES else ""
+                break
+        metrics.observe(template, source, status, seconds)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            route, source = self._route(scope)
-            self.metrics.observe(route, source, status, time.perf_counter() - started)
-
-    def _route(self, scope: Scope) -> tuple[str, str]:
-        for route in self.routes:
-            match, child = route.matches(scope)  # type: ignore[attr-defined]
-            if match is Match.FULL:
-                source = child.get("path_params", {}).get("source", "")
-                known = source if source in SOURCES else ""
-                return route.path, known  # type: ignore[attr-defined]
-        return UNMATCHED, ""
+    return observe

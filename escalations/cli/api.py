@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from escalations.api.server import DEFAULT_HOST, DEFAULT_PORT, api_server
@@ -61,14 +59,5 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop_serving()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.close()
+    server.serve_until_signalled()
     return 0

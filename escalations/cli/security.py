@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import ssl
 import stat
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from escalations.codec.auth import generate_token, token_weakness
@@ -161,17 +159,7 @@ def _codec_server(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # Only sets a flag: the server finishes the requests in flight, then returns.
-        server.stop_serving()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.close()
+    server.serve_until_signalled()
     return 0
 
 

@@ -310,6 +310,10 @@ class CodecServer:
         """
         self._http.stop_serving()
 
+    def serve_until_signalled(self) -> None:
+        """Serve until SIGTERM or SIGINT (see :meth:`HttpServer.serve_until_signalled`)."""
+        self._http.serve_until_signalled()
+
     def close(self) -> None:
         """Close the listening socket (once :meth:`serve_forever` has returned)."""
         self._http.close()

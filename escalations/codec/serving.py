@@ -17,11 +17,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 import h11
 import uvicorn
@@ -97,18 +99,29 @@ class AccessLog:
         logger: Where the lines go (INFO).
         header: One request header worth logging (lower case), e.g. ``x-namespace``.
         label: Its name in the line.
+        observe: Also told of each request: its scope, status and seconds taken (metrics).
     """
 
-    def __init__(self, app: ASGIApp, *, logger: logging.Logger, header: bytes, label: str):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        logger: logging.Logger,
+        header: bytes,
+        label: str,
+        observe: Callable[[Scope, int, float], None] | None = None,
+    ):
         self.app = app
         self.logger = logger
         self.header = header
         self.label = label
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         status: int | str = "-"
 
         async def send_and_note(message: Message) -> None:
@@ -123,6 +136,9 @@ class AccessLog:
             status = 500 if status == "-" else status
             raise
         finally:
+            if self.observe is not None:
+                code = status if isinstance(status, int) else 500
+                self.observe(scope, code, time.perf_counter() - started)
             client = scope.get("client")
             self.logger.info(
                 "%s %s %s -> %s (%s %s)",
@@ -261,6 +277,22 @@ class HttpServer:
         Safe from another thread and from a signal handler.
         """
         self._server.should_exit = True
+
+    def serve_until_signalled(self) -> None:
+        """Serve in this thread until SIGTERM or SIGINT, then finish the requests in flight
+        and close the socket. For a command's main thread (signal handlers live there)."""
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            # Only sets a flag: the server finishes the requests in flight, then returns.
+            self.stop_serving()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.serve_forever()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
 
     def close(self) -> None:
         """Close the listening socket (if serving has not closed it already)."""
