@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from activities.channels.secrets import SecretSource, SecretUnavailable
-from escalations.api.keys import ApiKeyStore
+from escalations.api.key_store import ApiKeyStore
 from escalations.api.metrics import RequestMetrics
 from escalations.client.tickets import TicketClient
 from escalations.codec.auth import AttemptLimiter

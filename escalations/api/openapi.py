@@ -2,20 +2,34 @@
 
 Every request and answer schema is the model the workflow and the Python client use, so the
 document cannot drift from the contract; every status a route can answer is listed with the
-shape of its body.
+shape of its body. What the models check in code rather than in their types (a ticket id's
+pattern, "assignee, team or both") is added here, and ``tests/e2e/test_api_schemathesis.py``
+holds the document to what the API accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import AfterValidator, BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from escalations.api.tickets import ADMIN_UPDATES, MAX_LIST, UPDATE_REQUESTS
 from escalations.intake.events import SOURCES
-from workflows.ticket_messages import TicketInput, TicketStatus
+from policies.emails import MAX_ADDRESS_LENGTH, EmailAddress
+from policies.model import PriorityName, Slug
+from workflows.ticket_messages import (
+    OneLine,
+    ReassignRequest,
+    Text,
+    TicketId,
+    TicketInput,
+    TicketStatus,
+    UpdateImpactRequest,
+)
 from workflows.ticket_state import TicketStateName
 
 REF = "#/components/schemas/{model}"
@@ -57,11 +71,12 @@ def _status(description: str) -> dict[str, Any]:
     }
 
 
+_TICKET_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _TICKET_ID = {
     "name": "ticket_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+    "schema": {"type": "string", "pattern": _TICKET_ID_PATTERN},
 }
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -71,6 +86,58 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
 }
 _WRITE_ERRORS = (401, 403, 404, 409, 411, 413, 415, 422, 429, 503)
+
+
+def _checked_by(alias: object) -> Callable[..., Any]:
+    """The function an ``Annotated[str, AfterValidator(...)]`` type of the contract checks with."""
+    return next(meta.func for meta in get_args(alias)[1:] if isinstance(meta, AfterValidator))
+
+
+# What each of the contract's string types checks in code, as JSON Schema: pydantic cannot see
+# inside a validator function, and a schema without these rules calls "" a valid ticket id.
+_LINE_CHAR = r"[^\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]"
+_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_ADDRESS_DOMAIN = r"[A-Za-z0-9](?:(?:[A-Za-z0-9-]|\.[A-Za-z0-9-])*\.?[A-Za-z0-9])?"
+_STRING_RULES: dict[Callable[..., Any], dict[str, Any]] = {
+    _checked_by(TicketId): {"pattern": _TICKET_ID_PATTERN},
+    _checked_by(Slug): {"pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
+    _checked_by(PriorityName): {"pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$"},
+    _checked_by(EmailAddress): {
+        "pattern": rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_ADDRESS_DOMAIN}$",
+        "maxLength": MAX_ADDRESS_LENGTH,
+    },
+    # One line, no control characters, not blank (whitespace alone is blank).
+    _checked_by(OneLine): {"pattern": f"^{_LINE_CHAR}*{_VISIBLE}{_LINE_CHAR}*$"},
+    _checked_by(Text): {"pattern": r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"},
+}
+
+
+# A model validator's "this one, that one or both", which pydantic cannot see either.
+_ONE_AT_LEAST: dict[type[BaseModel], tuple[str, ...]] = {
+    ReassignRequest: ("assignee", "team"),
+    UpdateImpactRequest: ("affected_users", "critical_service"),
+}
+# ISO 8601, as pydantic writes a timedelta ("PT41.394412S", "-PT5S", "P1Y55D").
+_DURATION = r"^-?P(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"
+
+
+class _ContractJsonSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema, with the rules of the contract's string types."""
+
+    def function_after_schema(
+        self, schema: core_schema.AfterValidatorFunctionSchema
+    ) -> JsonSchemaValue:
+        generated = super().function_after_schema(schema)
+        rules = _STRING_RULES.get(schema["function"]["function"])
+        return {**generated, **rules} if rules else generated
+
+    def timedelta_schema(self, schema: core_schema.TimedeltaSchema) -> JsonSchemaValue:
+        generated = super().timedelta_schema(schema)
+        if generated.get("format") != "duration":
+            return generated
+        # JSON Schema's "duration" is RFC 3339's, whose seconds are whole: a clock's elapsed time
+        # has microseconds.
+        return {"type": "string", "pattern": _DURATION}
 
 
 def _update_path(name: str, model: type[BaseModel]) -> dict[str, Any]:
@@ -96,10 +163,16 @@ def _schemas() -> dict[str, Any]:
         (TicketStatus, "serialization"),
         *((model, "validation") for model in UPDATE_REQUESTS.values()),
     ]
-    _, top = models_json_schema(models, ref_template=REF)
+    _, top = models_json_schema(models, ref_template=REF, schema_generator=_ContractJsonSchema)
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     opening = schemas["TicketInput"]
     opening["properties"].pop("continued", None)
+    for model, names in _ONE_AT_LEAST.items():
+        properties = schemas[model.__name__]["properties"]
+        schemas[model.__name__]["anyOf"] = [
+            {"required": [name], "properties": {name: _not_null(properties[name])}}
+            for name in names
+        ]
     # The TicketState schema came in only through ``continued``, which callers never send.
     schemas.pop("TicketState", None)
     schemas["Error"] = {
@@ -158,6 +231,11 @@ def _schemas() -> dict[str, Any]:
         },
     }
     return schemas
+
+
+def _not_null(optional: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an optional field's value (its ``anyOf`` without ``null``)."""
+    return next(choice for choice in optional["anyOf"] if choice != {"type": "null"})
 
 
 def _filters() -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import ssl
 
 from escalations.api.app import build_app
 from escalations.api.context import ApiContext
-from escalations.api.keys import ApiKeyStore
+from escalations.api.key_store import ApiKeyStore
 from escalations.client.tickets import TicketClient
 from escalations.codec.serving import HttpServer
 from escalations.intake.mapping import load_mappings

@@ -14,10 +14,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from escalations.api.key_store import ApiKeyStore
 from escalations.api.keys import (
     SCOPES,
     ApiKey,
-    ApiKeyStore,
     InvalidKeyName,
     KeyStoreError,
     UnknownKey,

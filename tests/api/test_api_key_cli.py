@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from escalations.api.keys import ApiKeyStore
+from escalations.api.key_store import ApiKeyStore
 from escalations.cli.main import main
 
 TOKEN = re.compile(r"esk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

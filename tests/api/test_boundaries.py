@@ -20,7 +20,7 @@ import pytest
 from activities.channels.secrets import SecretSource
 from escalations.api.app import build_app
 from escalations.api.context import ApiContext
-from escalations.api.keys import ApiKeyStore
+from escalations.api.key_store import ApiKeyStore
 from escalations.client.errors import TemporalUnreachable
 from escalations.client.tickets import TicketClient
 from escalations.codec.serving import HttpServer

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from escalations.api.key_store import ApiKeyStore
 from escalations.api.keys import (
     SCOPES,
-    ApiKeyStore,
     InvalidKeyName,
     KeyStoreError,
     Scope,

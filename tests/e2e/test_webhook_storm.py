@@ -41,7 +41,7 @@ async def deliver_all(
             queue.append((body, headers))
             continue
         assert reply.status in (200, 202), reply.body
-        ticket_id = reply.body["ticket_id"] or ticket_id
+        ticket_id = str(reply.body["ticket_id"] or ticket_id)
     assert not queue, f"{len(queue)} deliveries never taken"
     assert ticket_id is not None
     return ticket_id
