@@ -43,7 +43,8 @@ _ERRORS = {
     411: "The request has no Content-Length.",
     413: "The body is over the documented size (64 KiB; webhooks 1 MiB).",
     415: "The body is not application/json.",
-    422: "The request is malformed; `fields` names each wrong field.",
+    422: "The request is malformed (`fields` names each wrong field), or names a ticket its "
+    "policy cannot open (`ticket_open_failed`: an undefined priority, for example).",
     429: "Too many wrong API keys from this address; see Retry-After.",
     503: "Temporal (or the key store) did not answer; retry later.",
 }

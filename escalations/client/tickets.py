@@ -7,6 +7,8 @@ and query names, pydantic models) that turns Temporal's errors into
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import timedelta
 from typing import Literal, TypeVar, overload
 
@@ -340,7 +342,9 @@ class TicketClient:
         name: str = getattr(handler, "__name__", "update")
         try:
             status: TicketStatus = await rejected_as_ticket_error(
-                handle.execute_update(handler, request, id=update_id), ticket_id, name
+                handle.execute_update(handler, request, id=loggable_update_id(update_id)),
+                ticket_id,
+                name,
             )
             return status
         except TicketNotFound:
@@ -374,6 +378,22 @@ UPDATES = (
 
 for _update_name in UPDATES:
     getattr(TicketClient, _update_name).__doc__ = getattr(TicketEscalation, _update_name).__doc__
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:/@+=-]{1,255}\Z")
+
+
+def loggable_update_id(update_id: str | None) -> str | None:
+    """``update_id`` as it is when it is plain text, else a digest of it.
+
+    The SDK's workflow logger pastes the update id into each message before the message is
+    formatted, so a ``%`` in an id (a caller's idempotency key, a helpdesk's delivery id) would
+    turn the worker's log line into a formatting error. A digest keeps the id stable for
+    retries of the same key.
+    """
+    if update_id is None or _PLAIN_ID.match(update_id):
+        return update_id
+    return "sha256-" + hashlib.sha256(update_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def _initial_search_attributes(ticket: TicketInput) -> TypedSearchAttributes:
