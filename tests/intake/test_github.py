@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from escalations.intake.events import PayloadError, SignatureError, SourceComment
+from escalations.intake.events import SourceComment
 from escalations.intake.sources import github
 from escalations.intake.sources.common import MAX_TEXT
+from tests.intake.reader_cases import (
+    DELETE,
+    Life,
+    PrefixedHexContract,
+    Step,
+    changed,
+    refused_at,
+)
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "intake" / "github"
-OCTOKIT = DATA / "octokit-webhooks"
+LIFE = Life("github", github.DELIVERY_HEADER)
+OCTOKIT = LIFE.folder / "octokit-webhooks"
 SCHEMAS = OCTOKIT / "payload-schemas" / "api.github.com"
 EXAMPLES = OCTOKIT / "payload-examples" / "api.github.com"
 
 # docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries, "Testing the webhook
-# payload validation" (also ../shared/vendor/helpdesk/signature-vectors.json, "published").
-SECRET = b"It's a Secret to Everybody"
-VECTOR_BODY = b"Hello, World!"
+# payload validation" (also ../shared/vendor/helpdesk/signature-vectors.json, "published"): the
+# signature of "Hello, World!" under "It's a Secret to Everybody".
 PUBLISHED = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-NOW = datetime(2026, 11, 26, 8, 3, tzinfo=UTC)
 
-LIFE: list[dict[str, Any]] = json.loads((DATA / "life.json").read_text(encoding="utf-8"))
-OPENED = (DATA / "01-opened.json").read_bytes()
-COMMENT = (DATA / "02-agent-comment.json").read_bytes()
+OPENED = LIFE.body("01-opened.json")
+COMMENT = LIFE.body("02-agent-comment.json")
 LENA, SAM = "lena-fischer", "sam-ortiz"
 
 
@@ -71,81 +71,6 @@ def delivery(
     return {"x-github-event": event, "x-github-delivery": delivery_id}
 
 
-def lower(headers: dict[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def changed(body: bytes, path: str, value: Any) -> bytes:
-    """``body`` with the value at dotted ``path`` replaced (``...`` deletes it)."""
-    data = json.loads(body)
-    *parents, last = path.split(".")
-    target = data
-    for part in parents:
-        target = target[int(part)] if isinstance(target, list) else target[part]
-    if value is ...:
-        del target[last]
-    elif isinstance(target, list):
-        target[int(last)] = value
-    else:
-        target[last] = value
-    return json.dumps(data).encode()
-
-
-# Signature
-
-
-def test_the_published_vector_verifies() -> None:
-    github.verify({"x-hub-signature-256": PUBLISHED}, VECTOR_BODY, SECRET, NOW)
-
-
-def test_a_signature_in_capitals_verifies() -> None:
-    github.verify({"x-hub-signature-256": PUBLISHED.upper()}, VECTOR_BODY, SECRET, NOW)
-
-
-def test_a_signature_of_a_real_delivery_verifies() -> None:
-    digest = hmac.new(SECRET, OPENED, hashlib.sha256).hexdigest()
-    github.verify({"x-hub-signature-256": f"sha256={digest}"}, OPENED, SECRET, NOW)
-
-
-def test_a_wrong_secret_is_refused() -> None:
-    with pytest.raises(SignatureError, match="does not match"):
-        github.verify({"x-hub-signature-256": PUBLISHED}, VECTOR_BODY, b"another secret", NOW)
-
-
-def test_a_tampered_body_is_refused() -> None:
-    with pytest.raises(SignatureError, match="does not match"):
-        github.verify({"x-hub-signature-256": PUBLISHED}, b"Hello, World?", SECRET, NOW)
-
-
-def test_a_missing_header_is_refused() -> None:
-    # The legacy SHA-1 header alone is not enough.
-    headers = {"x-hub-signature": "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"}
-    with pytest.raises(SignatureError, match="missing"):
-        github.verify(headers, VECTOR_BODY, SECRET, NOW)
-
-
-@pytest.mark.parametrize(
-    "signature",
-    [
-        "",
-        "sha256=",
-        "sha256",
-        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        "sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        "sha512=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        "sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        "sha256=757107ea0eb2509fc211221cce984b8a",
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17ff",
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1\u00e9",
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1\u20ac",
-        "sha256=\udcff57107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-    ],
-)
-def test_a_malformed_signature_is_refused(signature: str) -> None:
-    with pytest.raises(SignatureError):
-        github.verify({"x-hub-signature-256": signature}, VECTOR_BODY, SECRET, NOW)
-
-
 # octokit's examples and schemas
 
 
@@ -167,7 +92,7 @@ def test_each_example_validates_and_reads(path: Path) -> None:
 
 
 def test_the_closed_example_written_here_validates_and_reads() -> None:
-    body = (DATA / "closed.payload.json").read_bytes()
+    body = LIFE.body("closed.payload.json")
     assert schema_errors("issues", json.loads(body)) == []
     event = github.read(delivery("issues"), body)
     assert event.kind == "updated"
@@ -191,79 +116,41 @@ def test_the_reopened_example_says_the_issue_was_closed() -> None:
 
 # An issue's life
 
-# file -> kind, changed, previous status, comment (by_agent, author), status, labels
-EXPECTED: dict[
-    str, tuple[str, set[str], str | None, tuple[bool, str] | None, str, tuple[str, ...]]
-] = {
-    "01-opened.json": ("created", set(), None, None, "open", ("priority: high", "team: payments")),
+BOTH = ("priority: high", "team: payments")
+WAITING = (*BOTH, "waiting-on-customer")
+
+# file -> what it reads as, and the issue's labels then
+EXPECTED: dict[str, tuple[Step, tuple[str, ...]]] = {
+    "01-opened.json": (Step("created", "open"), BOTH),
     "02-agent-comment.json": (
-        "comment",
-        set(),
-        None,
-        (True, SAM),
-        "open",
-        ("priority: high", "team: payments"),
+        Step("comment", "open", comment=SourceComment(public=True, by_agent=True, author=SAM)),
+        BOTH,
     ),
-    "03-labeled-waiting.json": (
-        "updated",
-        {"tags"},
-        None,
-        None,
-        "open",
-        ("priority: high", "team: payments", "waiting-on-customer"),
-    ),
+    "03-labeled-waiting.json": (Step("updated", "open", changed=frozenset({"tags"})), WAITING),
     "04-customer-comment.json": (
-        "comment",
-        set(),
-        None,
-        (False, LENA),
-        "open",
-        ("priority: high", "team: payments", "waiting-on-customer"),
+        Step("comment", "open", comment=SourceComment(public=True, by_agent=False, author=LENA)),
+        WAITING,
     ),
-    "05-unlabeled-waiting.json": (
-        "updated",
-        {"tags"},
-        None,
-        None,
-        "open",
-        ("priority: high", "team: payments"),
-    ),
+    "05-unlabeled-waiting.json": (Step("updated", "open", changed=frozenset({"tags"})), BOTH),
     "06-closed.json": (
-        "updated",
-        {"status"},
-        "open",
-        None,
-        "closed",
-        ("priority: high", "team: payments"),
+        Step("updated", "closed", changed=frozenset({"status"}), previous_status="open"),
+        BOTH,
     ),
 }
 
 
-@pytest.mark.parametrize("step", LIFE, ids=[step["file"] for step in LIFE])
+@pytest.mark.parametrize("step", LIFE.steps, ids=LIFE.ids())
 def test_each_step_of_the_life_validates_and_reads_as_recorded(step: dict[str, Any]) -> None:
-    body = (DATA / step["file"]).read_bytes()
+    body = LIFE.body(step["file"])
     assert schema_errors(step["headers"]["X-GitHub-Event"], json.loads(body)) == []
-    event = github.read(lower(step["headers"]), body)
-    kind, change, previous, comment, status, labels = EXPECTED[step["file"]]
-    assert event.source == "github"
-    assert event.kind == kind
-    assert event.changed == change
-    assert event.previous_status == previous
-    assert event.at == datetime.fromisoformat(step["at"])
-    assert event.delivery_id == step["headers"]["X-GitHub-Delivery"]
-    expected_comment = (
-        None
-        if comment is None
-        else SourceComment(public=True, by_agent=comment[0], author=comment[1])
-    )
-    assert event.comment == expected_comment
+    expected, labels = EXPECTED[step["file"]]
+    event = LIFE.assert_reads(github, step, expected)
     assert event.ticket is not None
-    assert event.ticket.status == status
     assert event.ticket.tags == labels
 
 
 def test_the_life_opens_a_fully_described_issue() -> None:
-    event = github.read(lower(LIFE[0]["headers"]), OPENED)
+    event = LIFE.read(github, LIFE.steps[0])
     assert event.ticket is not None
     assert event.ticket.model_dump() == {
         "ref": "2698714523",
@@ -281,11 +168,9 @@ def test_the_life_opens_a_fully_described_issue() -> None:
 
 
 def test_the_life_happens_in_order_within_the_recorded_days() -> None:
-    times = [datetime.fromisoformat(step["at"]) for step in LIFE]
-    assert times == sorted(set(times))
-    assert datetime(2026, 11, 25, tzinfo=UTC) <= times[0]
-    assert times[-1] <= datetime(2026, 11, 30, tzinfo=UTC)
-    assert [step["file"] for step in LIFE] == list(EXPECTED)
+    LIFE.assert_in_order(
+        list(EXPECTED), datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+    )
 
 
 # Events that mean nothing to tickets, and the others
@@ -392,36 +277,29 @@ def test_other_comments_are_by_customers(association: str) -> None:
     ],
 )
 def test_a_missing_header_names_it(headers: dict[str, str], where: str) -> None:
-    with pytest.raises(PayloadError) as raised:
-        github.read(headers, OPENED)
-    assert raised.value.field == where
+    assert refused_at(github, OPENED, headers) == where
 
 
 @pytest.mark.parametrize(
     ("event_name", "body", "where"),
     [
-        ("issues", b"not json", "body"),
-        ("issues", b"", "body"),
-        ("issues", b"\x80", "body"),
-        ("issues", b"[1, 2, 3]", "body"),
+        # Even a ping, which reads as nothing to tickets, is a JSON object.
         ("ping", b"null", "body"),
-        ("issues", b"-" + b"7" * 4400, "body"),
-        ("issues", b"[" * 200_000, "body"),
-        ("issues", changed(OPENED, "action", ...), "action"),
+        ("issues", changed(OPENED, "action", DELETE), "action"),
         ("issues", changed(OPENED, "action", 7), "action"),
-        ("issues", changed(OPENED, "issue", ...), "issue"),
+        ("issues", changed(OPENED, "issue", DELETE), "issue"),
         ("issues", changed(OPENED, "issue", "#214"), "issue"),
-        ("issues", changed(OPENED, "issue.id", ...), "issue.id"),
+        ("issues", changed(OPENED, "issue.id", DELETE), "issue.id"),
         ("issues", changed(OPENED, "issue.id", "2698714523"), "issue.id"),
         ("issues", changed(OPENED, "issue.id", 0), "issue.id"),
         ("issues", changed(OPENED, "issue.id", 2**80), "issue.id"),
         ("issues", changed(OPENED, "issue.id", True), "issue.id"),
-        ("issues", changed(OPENED, "issue.state", ...), "issue.state"),
-        ("issues", changed(OPENED, "issue.created_at", ...), "issue.created_at"),
+        ("issues", changed(OPENED, "issue.state", DELETE), "issue.state"),
+        ("issues", changed(OPENED, "issue.created_at", DELETE), "issue.created_at"),
         ("issues", changed(OPENED, "issue.created_at", "2026-11-26"), "issue.created_at"),
         ("issues", changed(OPENED, "issue.labels", "bug"), "issue.labels"),
         ("issues", changed(OPENED, "issue.labels.1", "bug"), "issue.labels[1]"),
-        ("issues", changed(OPENED, "issue.labels.1.name", ...), "issue.labels[1].name"),
+        ("issues", changed(OPENED, "issue.labels.1.name", DELETE), "issue.labels[1].name"),
         ("issues", changed(OPENED, "issue.labels.0.name", 5.5), "issue.labels[0].name"),
         ("issues", changed(OPENED, "issue.assignee.login", ["sam"]), "issue.assignee.login"),
         (
@@ -429,42 +307,23 @@ def test_a_missing_header_names_it(headers: dict[str, str], where: str) -> None:
             changed(changed(OPENED, "action", "closed"), "issue.closed_at", None),
             "issue.closed_at",
         ),
-        ("issue_comment", changed(COMMENT, "comment", ...), "comment"),
+        ("issue_comment", changed(COMMENT, "comment", DELETE), "comment"),
         ("issue_comment", changed(COMMENT, "comment.created_at", "now"), "comment.created_at"),
         (
             "issue_comment",
-            changed(COMMENT, "comment.author_association", ...),
+            changed(COMMENT, "comment.author_association", DELETE),
             "comment.author_association",
         ),
     ],
 )
 def test_a_malformed_body_names_the_field(event_name: str, body: bytes, where: str) -> None:
-    with pytest.raises(PayloadError) as raised:
-        github.read(delivery(event_name), body)
-    assert raised.value.field == where
+    assert refused_at(github, body, delivery(event_name)) == where
 
 
-def test_a_huge_title_is_cut_not_refused() -> None:
+def test_a_huge_title_is_cut_before_it_is_stripped() -> None:
     event = github.read(delivery("issues"), changed(OPENED, "issue.title", "502 " * 300_000))
     assert event.ticket is not None
     assert event.ticket.title == ("502 " * MAX_TEXT)[:MAX_TEXT].strip()
-
-
-def test_control_characters_are_kept_as_data() -> None:
-    name = "bug\x00\x07\x1b[2J"
-    event = github.read(delivery("issues"), changed(OPENED, "issue.labels.0.name", name))
-    assert event.ticket is not None
-    assert event.ticket.tags[0] == name
-    assert json.loads(event.model_dump_json())["ticket"]["tags"][0] == name
-
-
-def test_a_lone_surrogate_never_reaches_the_event() -> None:
-    body = OPENED.replace(b'"lena-fischer"', b'"lena\\ud83d-fischer"')
-    event = github.read(delivery("issues"), body)
-    assert event.ticket is not None
-    assert event.ticket.requester is not None
-    assert "\ud83d" not in event.ticket.requester
-    event.model_dump_json()
 
 
 def test_a_flood_of_labels_is_cut() -> None:
@@ -475,61 +334,47 @@ def test_a_flood_of_labels_is_cut() -> None:
     assert len(event.ticket.tags) == github.MAX_TAGS
 
 
-# Properties
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-PATHS = [
-    "action",
-    "issue",
-    "issue.id",
-    "issue.title",
-    "issue.state",
-    "issue.state_reason",
-    "issue.labels",
-    "issue.assignee",
-    "issue.user",
-    "issue.created_at",
-    "issue.updated_at",
-    "issue.closed_at",
-    "issue.pull_request",
-    "comment",
-    "comment.user",
-    "comment.created_at",
-    "comment.author_association",
-    "repository",
-    "sender",
-]
+# The signature, and any body
 
 
-@settings(deadline=None)
-@given(
-    event_name=st.sampled_from(["issues", "issue_comment", "ping", "push"]),
-    body=st.binary(max_size=512),
-)
-def test_any_bytes_read_or_raise_payload_error(event_name: str, body: bytes) -> None:
-    with contextlib.suppress(PayloadError):
-        github.read(delivery(event_name), body)
-
-
-@settings(deadline=None)
-@given(
-    event_name=st.sampled_from(["issues", "issue_comment"]),
-    action=st.sampled_from([*github.ISSUE_ACTIONS, "created", "pinned"]),
-    path=st.sampled_from(PATHS),
-    value=JSON,
-)
-def test_any_value_anywhere_reads_or_raises_payload_error(
-    event_name: str, action: str, path: str, value: Any
-) -> None:
-    body = changed(changed(COMMENT, "action", action), path, value)
-    try:
-        event = github.read(delivery(event_name), body)
-    except PayloadError:
-        return
-    event.model_dump_json()
+class TestReaderContract(PrefixedHexContract):
+    reader = github
+    life = LIFE
+    vector = PUBLISHED
+    # The legacy SHA-1 header alone is not enough.
+    unsigned: ClassVar[dict[str, str]] = {
+        "x-hub-signature": "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"
+    }
+    # An issue comment's body under each action (the first, "opened", is an issue's).
+    samples = tuple(
+        changed(COMMENT, "action", action)
+        for action in [*github.ISSUE_ACTIONS, "created", "pinned"]
+    )
+    paths = (
+        "action",
+        "issue",
+        "issue.id",
+        "issue.title",
+        "issue.state",
+        "issue.state_reason",
+        "issue.labels",
+        "issue.assignee",
+        "issue.user",
+        "issue.created_at",
+        "issue.updated_at",
+        "issue.closed_at",
+        "issue.pull_request",
+        "comment",
+        "comment.user",
+        "comment.created_at",
+        "comment.author_association",
+        "repository",
+        "sender",
+    )
+    headers = delivery("issues")
+    texts: ClassVar[dict[str, str]] = {
+        "issue.title": "ticket.title",
+        "issue.labels.0.name": "ticket.tags.0",
+        "issue.user.login": "ticket.requester",
+    }
+    header_choices = tuple(delivery(name) for name in ("issues", "issue_comment", "ping", "push"))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from escalations.intake.events import PayloadError, SignatureError
+from pydantic import ValidationError
+
+from escalations.intake.events import PayloadError, SignatureError, SourceEvent
 
 Headers = Mapping[str, str]
 """Request headers, names in lower case (as Starlette gives them)."""
@@ -19,6 +22,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 MAX_TEXT = 500
 """Longest string value a reader keeps; longer ones are cut, never an error."""
+
+MAX_HEADER = 200
+"""Longest delivery id a reader takes from a header (the event's own limit)."""
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -37,23 +43,57 @@ def check_prefixed_hex(
     """Verify a ``<algorithm>=<hex>`` signature header (GitHub, Jira, Zammad).
 
     Raises:
-        SignatureError: the header is missing, of another algorithm, or does not match.
+        SignatureError: the header is missing, not ASCII, of another algorithm, or does not
+            match.
     """
     given = header(headers, name)
     if given is None:
         raise SignatureError(f"missing {name} header")
     prefix, _, digest = given.partition("=")
-    if prefix.strip().lower() != algorithm or not digest:
+    # A signature is ASCII; without this, strip() would pass a right digest wrapped in
+    # no-break spaces, and other characters would only fail later as a mismatch.
+    if not given.isascii() or prefix.strip().lower() != algorithm or not digest:
         raise SignatureError(f"{name} must be {algorithm}=<hex digest>")
     expected = hmac_hex(algorithm, secret, body)
-    given_digest = digest.strip().lower().encode("latin-1", "replace")
-    if not hmac.compare_digest(expected.encode(), given_digest):
+    if not hmac.compare_digest(expected.encode(), digest.strip().lower().encode()):
         raise SignatureError(f"{name} does not match the body under the configured secret")
 
 
 def body_digest(body: bytes) -> str:
     """A delivery id for sources that send none: a redelivered body is the same event."""
     return "sha256-" + hashlib.sha256(body).hexdigest()[:40]
+
+
+def delivery_id(headers: Headers, name: str, body: bytes) -> str:
+    """The delivery id in header ``name``, else (absent or blank) :func:`body_digest`.
+
+    Raises:
+        PayloadError: the header is longer than :data:`MAX_HEADER`; names the header.
+    """
+    given = clean((header(headers, name) or "").strip())
+    if len(given) > MAX_HEADER:
+        raise PayloadError(name, f"is longer than {MAX_HEADER} characters")
+    return given or body_digest(body)
+
+
+def payload_errors_only(
+    read: Callable[[Headers, bytes], SourceEvent],
+) -> Callable[[Headers, bytes], SourceEvent]:
+    """Wrap a source's ``read`` so that a value the event model refuses is a bad payload.
+
+    Every value is checked on the way in; this keeps a slip a 422 rather than a 500.
+    """
+
+    @functools.wraps(read)
+    def guarded(headers: Headers, body: bytes) -> SourceEvent:
+        try:
+            return read(headers, body)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise PayloadError("body", f"{where}: {first['msg']}") from None
+
+    return guarded
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -101,9 +141,14 @@ def field(
     if not isinstance(value, kinds):
         raise PayloadError(path, f"must be {_names(kinds)}, not {type(value).__name__}")
     if isinstance(value, str):
-        # A lone UTF-16 surrogate (JSON's "\ud800") is no character: pydantic would refuse it.
-        return _SURROGATE.sub("\ufffd", value[:MAX_TEXT])
+        return clean(value[:MAX_TEXT])
     return value
+
+
+def clean(value: str) -> str:
+    """``value`` with each lone UTF-16 surrogate (JSON's ``"\\ud800"``, a string cut inside an
+    emoji) replaced by U+FFFD: it is no character, and pydantic would refuse it."""
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def text(data: Mapping[str, Any], path: str, *, required: bool = False) -> str | None:
@@ -115,6 +160,32 @@ def text(data: Mapping[str, Any], path: str, *, required: bool = False) -> str |
     if not value and required:
         raise PayloadError(path, "must not be blank")
     return value or None
+
+
+def strings(data: Mapping[str, Any], path: str, most: int) -> tuple[str, ...]:
+    """The list of strings at ``path`` (labels, tags): the first ``most``, each stripped, cut
+    and cleaned as :func:`field` does, blank ones left out.
+
+    Raises:
+        PayloadError: not a list, or an element is not a string; names the element.
+    """
+    given = field(data, path, list, required=False) or []
+    kept: list[str] = []
+    for index, value in enumerate(given[:most]):
+        if not isinstance(value, str):
+            raise PayloadError(f"{path}[{index}]", "must be a string")
+        if value.strip():
+            kept.append(clean(value.strip()[:MAX_TEXT]))
+    return tuple(kept)
+
+
+def time_at(data: Mapping[str, Any], path: str) -> datetime:
+    """The ISO-8601 time (with an offset) at ``path``, as an aware UTC time.
+
+    Raises:
+        PayloadError: missing, not a string, or not such a time; names ``path``.
+    """
+    return parse_time(field(data, path, str), path)
 
 
 def parse_time(value: str | int | float, path: str) -> datetime:

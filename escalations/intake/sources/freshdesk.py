@@ -29,24 +29,15 @@ from __future__ import annotations
 import hmac
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from escalations.intake.events import (
-    Change,
-    FieldValue,
-    PayloadError,
-    SignatureError,
-    SourceComment,
-    SourceEvent,
-    SourceTicket,
-)
+from escalations.intake.events import PayloadError, SignatureError, SourceEvent
+from escalations.intake.sources import template_body
 from escalations.intake.sources.common import (
-    MAX_TEXT,
     Headers,
     body_digest,
     field,
     header,
-    load_object,
     parse_time,
     text,
 )
@@ -54,30 +45,9 @@ from escalations.intake.sources.common import (
 TOKEN_HEADER = "X-Escalations-Token"
 """The custom header the automation rule's webhook action sends, holding the shared secret."""
 
-EVENTS: dict[str, Literal["created", "updated", "comment"]] = {
-    "ticket.created": "created",
-    "ticket.updated": "updated",
-    "ticket.comment_added": "comment",
-}
-"""The body's ``event`` values, set per rule, and the kind of event each is."""
-
-CHANGES: dict[str, Change] = {
-    "status": "status",
-    "priority": "priority",
-    "group": "group",
-    "assignee": "assignee",
-    "tags": "tags",
-    "fields": "fields",
-}
-"""What a ``ticket.updated`` rule may list in ``changed``."""
-
 AUTHORS = {"agent": True, "requester": False}
 """``comment.by`` values, and whether that author is staff."""
 
-MAX_FIELDS = 100
-"""Most custom fields read from one delivery; the rest are left."""
-
-_TICKET_NUMBER = re.compile(r"[0-9]{1,20}")
 # Ruby's default rendering of a time: "2026-11-30 09:14:00 UTC", "2026-11-30 14:44:00 +0530".
 _RUBY_TIME = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?) (UTC|[+-][0-9]{4})"
@@ -108,85 +78,14 @@ def read(headers: Headers, body: bytes) -> SourceEvent:
     Raises:
         PayloadError: the body is not the template's shape; names the field.
     """
-    data = load_object(body)
-    event = text(data, "event", required=True)
-    kind = EVENTS.get(event or "")
-    if kind is None:
-        raise PayloadError("event", f"must be one of {', '.join(EVENTS)}, not {event!r}")
-    return SourceEvent(
-        source="freshdesk",
-        delivery_id=body_digest(body),
-        kind=kind,
-        at=_time(data, "at"),
-        ticket=_ticket(data),
-        changed=_changed(data) if kind == "updated" else frozenset(),
-        comment=_comment(data) if kind == "comment" else None,
-    )
+    return _RULE_BODY.read(body, body_digest(body))
 
 
-def _ticket(data: dict[str, Any]) -> SourceTicket:
-    field(data, "ticket", dict)
-    ref = text(data, "ticket.id", required=True) or ""
-    if not _TICKET_NUMBER.fullmatch(ref):
-        raise PayloadError("ticket.id", f"must be a ticket number, not {ref[:40]!r}")
-    tags = (tag.strip() for tag in (text(data, "ticket.tags") or "").split(","))
-    return SourceTicket(
-        ref=ref,
-        title=text(data, "ticket.title"),
-        status=text(data, "ticket.status"),
-        priority=text(data, "ticket.priority"),
-        group=text(data, "ticket.group"),
-        assignee=text(data, "ticket.assignee"),
-        requester=text(data, "ticket.requester"),
-        organization=text(data, "ticket.organization"),
-        fields=_fields(data),
-        tags=tuple(dict.fromkeys(tag for tag in tags if tag)),
-    )
-
-
-def _fields(data: dict[str, Any]) -> dict[str, FieldValue]:
-    given = field(data, "ticket.fields", dict, required=False) or {}
-    fields: dict[str, FieldValue] = {}
-    for name, value in list(given.items())[:MAX_FIELDS]:
-        if isinstance(value, str):
-            # Read by hand (a field's name may hold dots), cut and cleaned as field() does.
-            value = value.strip()[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8") or None
-        elif value is not None and not isinstance(value, bool | int | float):
-            raise PayloadError(f"ticket.fields.{name[:60]}", "must be text, a number or a flag")
-        fields[name[:200].encode("utf-8", "replace").decode("utf-8")] = value
-    return fields
-
-
-def _changed(data: dict[str, Any]) -> frozenset[Change]:
-    names = field(data, "changed", list, required=False) or []
-    changed: set[Change] = set()
-    for index, name in enumerate(names):
-        if not isinstance(name, str) or name.strip() not in CHANGES:
-            raise PayloadError(f"changed[{index}]", f"must be one of {', '.join(CHANGES)}")
-        changed.add(CHANGES[name.strip()])
-    return frozenset(changed)
-
-
-def _comment(data: dict[str, Any]) -> SourceComment:
-    field(data, "comment", dict)
+def _by_agent(data: dict[str, Any]) -> bool:
     by = (text(data, "comment.by", required=True) or "").lower()
     if by not in AUTHORS:
         raise PayloadError("comment.by", f"must be agent or requester, not {by[:40]!r}")
-    return SourceComment(
-        author=text(data, "comment.author"),
-        public=_flag(data, "comment.public"),
-        by_agent=AUTHORS[by],
-    )
-
-
-def _flag(data: dict[str, Any], path: str) -> bool:
-    value = field(data, path, (bool, str))
-    if isinstance(value, bool):
-        return value
-    word: str = value.strip().lower()
-    if word not in ("true", "false"):
-        raise PayloadError(path, f"must be true or false, not {value[:40]!r}")
-    return word == "true"
+    return AUTHORS[by]
 
 
 def _time(data: dict[str, Any], path: str) -> datetime:
@@ -195,3 +94,9 @@ def _time(data: dict[str, Any], path: str) -> datetime:
     if ruby:
         value = ruby[1] + ("+00:00" if ruby[2] == "UTC" else ruby[2])
     return parse_time(value, path)
+
+
+# The tags render joined by ", ".
+_RULE_BODY = template_body.Rendering(
+    source="freshdesk", at=_time, by_agent=_by_agent, tag_separator=","
+)

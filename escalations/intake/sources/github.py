@@ -24,13 +24,14 @@ from escalations.intake.events import (
     SourceTicket,
 )
 from escalations.intake.sources.common import (
+    MAX_HEADER,
     Headers,
     check_prefixed_hex,
     field,
     header,
     load_object,
-    parse_time,
     text,
+    time_at,
 )
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -96,7 +97,7 @@ def read(headers: Headers, body: bytes) -> SourceEvent:
             delivery_id=delivery_id,
             kind=kind,
             ticket=_ticket(data),
-            at=_time(data, _issue_time(action)),
+            at=time_at(data, _issue_time(action)),
             changed=changed,
             previous_status=PREVIOUS_STATUS.get(action),
             actor=text(data, "sender.login"),
@@ -108,7 +109,7 @@ def read(headers: Headers, body: bytes) -> SourceEvent:
             kind="comment",
             ticket=_ticket(data),
             comment=_comment(data),
-            at=_time(data, "comment.created_at"),
+            at=time_at(data, "comment.created_at"),
             actor=text(data, "sender.login"),
         )
     return SourceEvent(
@@ -192,7 +193,7 @@ def _comment(data: dict[str, Any]) -> SourceComment:
 def _other_time(data: dict[str, Any]) -> datetime:
     for path in _OTHER_TIMES:
         try:
-            return _time(data, path)
+            return time_at(data, path)
         except PayloadError:
             continue
     # An event that means nothing to tickets still needs a time; with none in the body, the
@@ -200,14 +201,10 @@ def _other_time(data: dict[str, Any]) -> datetime:
     return datetime.now(UTC)
 
 
-def _time(data: dict[str, Any], path: str) -> datetime:
-    return parse_time(field(data, path, str), path)
-
-
 def _header(headers: Headers, name: str) -> str:
     value = (header(headers, name) or "").strip()
     if not value:
         raise PayloadError(name, "header is required")
-    if len(value) > 200:
-        raise PayloadError(name, "header is longer than 200 characters")
+    if len(value) > MAX_HEADER:
+        raise PayloadError(name, f"header is longer than {MAX_HEADER} characters")
     return value.encode("utf-8", "replace").decode("utf-8")
