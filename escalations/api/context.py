@@ -35,6 +35,8 @@ class ApiContext:
         now: The clock that judges stale webhook signatures.
         max_body: Largest JSON body of a ticket request, in bytes.
         max_webhook_body: Largest webhook body, in bytes.
+        disabled: Sources whose deliveries are refused, and why (a shipped mapping that does
+            not fit the policies in use).
     """
 
     keys: ApiKeyStore
@@ -48,6 +50,7 @@ class ApiContext:
     now: Callable[[], datetime] = _utc_now
     max_body: int = 64 * 1024
     max_webhook_body: int = 1024 * 1024
+    disabled: dict[SourceName, str] = dataclasses.field(default_factory=dict)
     _client: TicketClient | None = dataclasses.field(default=None, init=False, repr=False)
     _connecting: asyncio.Lock | None = dataclasses.field(default=None, init=False, repr=False)
 

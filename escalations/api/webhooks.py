@@ -47,6 +47,13 @@ class WebhookRoute:
         body = await read_body(request, self.context.max_webhook_body, answers.HEADERS)
         if isinstance(body, Response):
             return body
+        if source in self.context.disabled:
+            return self._refuse(
+                source,
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "intake_not_configured",
+                self.context.disabled[source],
+            )
         secret = self.context.webhook_secret(source)
         if secret is None:
             where = self.context.mappings[source].secret.describe()
