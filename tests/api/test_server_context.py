@@ -36,7 +36,7 @@ def test_an_operators_mapping_that_does_not_fit_stops_the_api(tmp_path: Path) ->
         encoding="utf-8",
     )
     settings = Settings(intake_dir=mappings, api_keys_file=tmp_path / "k")
-    with pytest.raises(ConfigError, match="the jira mapping: default_priority: priority .P4."):
+    with pytest.raises(ConfigError, match=r"the jira mapping: default_priority: priority 'P4'"):
         build_context(settings)
 
 
