@@ -436,7 +436,8 @@ class TicketState(Message):
                 reason = f"reopened in {source}"
                 self._record(TimelineEvent(kind="active", at=at, by=who, text=reason))
             case "solved":
-                self.resolve(who, at, None)
+                # A repeated or late report keeps the note a plain resolve may have left.
+                self.resolve(who, at, self.resolution_note)
             case "agent_replied":
                 self.agent_replied(who, at, calendars)
             case "customer_replied":

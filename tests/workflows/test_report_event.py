@@ -163,3 +163,12 @@ async def test_reports_out_of_the_tickets_time_are_refused(
     with pytest.raises(WorkflowUpdateFailedError) as raised:
         await handle.execute_update(TicketEscalation.report_event, _report("solved", opened + at))
     assert message in str(raised.value.cause)
+
+
+def test_a_late_solved_report_keeps_the_resolution_note() -> None:
+    state = open_ticket("P1", OPENED)
+    now = OPENED + timedelta(hours=3)
+    state.resolve("ann@example.com", OPENED + timedelta(hours=2), "rolled back the deploy")
+    state.report("solved", OPENED + timedelta(hours=1), None, "jira", now, CALENDARS)
+    assert state.resolved_at == OPENED + timedelta(hours=1)
+    assert state.resolution_note == "rolled back the deploy"
