@@ -47,7 +47,12 @@ def build_app(context: ApiContext) -> ASGIApp:
             await client.client.workflow_service.get_system_info(GetSystemInfoRequest())
         except (TicketError, RPCError) as err:
             message = err.message if isinstance(err, TicketError) else "Temporal did not answer"
-            return Response(f"not ready: {message}\n", status_code=503, media_type=PLAIN)
+            return Response(
+                f"not ready: {message}\n",
+                status_code=503,
+                media_type=PLAIN,
+                headers=answers.HEADERS,
+            )
         return Response("ready\n", media_type=PLAIN, headers=answers.HEADERS)
 
     async def metrics(request: Request) -> Response:

@@ -7,7 +7,6 @@ that got past the boundary would answer ``503``, never a ticket.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from escalations.client.errors import TemporalUnreachable
 from escalations.client.tickets import TicketClient
 from escalations.codec.serving import HttpServer
 from escalations.intake.mapping import load_mappings
+from tests.api.http import request
 from tests.intake.signing import ENVIRON, signed_headers
 
 TICKET = {
@@ -56,7 +56,6 @@ class Api:
         }
         self.server = HttpServer(build_app(self.context), host="127.0.0.1", port=0)
         self.server.start()
-        self.port = int(self.server.url.rsplit(":", 1)[1])
 
     def call(
         self,
@@ -66,22 +65,9 @@ class Api:
         headers: dict[str, str] | None = None,
         scope: str | None = "admin",
     ) -> tuple[int, dict[str, str], Any]:
-        sent = dict(headers or {})
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        if scope is not None:
-            sent.setdefault("Authorization", f"Bearer {self.tokens[scope]}")
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-        kind = response.getheader("content-type", "")
-        parsed = json.loads(raw) if kind.startswith("application/json") else raw.decode()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, parsed
+        token = self.tokens[scope] if scope is not None else None
+        reply = request(self.server.url, method, path, body, headers, token)
+        return reply.status, reply.headers, reply.body
 
 
 @pytest.fixture

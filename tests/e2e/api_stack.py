@@ -4,32 +4,21 @@ serving on a loopback port, API keys of each scope, and each helpdesk's test sec
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import http.client
 import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from activities.channels.secrets import SecretSource
 from escalations.api.server import api_server, build_context
 from escalations.codec.serving import HttpServer
 from escalations.runtime.config import Settings
 from policies.loader import default_policy_dir
+from tests.api.http import Reply, request
 from tests.intake.signing import ENVIRON, signed_headers
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "intake"
-
-
-@dataclasses.dataclass
-class Reply:
-    """One HTTP answer."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
 
 
 class ApiStack:
@@ -74,24 +63,9 @@ class ApiStack:
         scope: str | None = "admin",
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        """One request on a new connection."""
-        parts = urlsplit(self.url)
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
-        sent = dict(headers or {})
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        if scope is not None:
-            sent.setdefault("Authorization", f"Bearer {self.tokens[scope]}")
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-        kind = response.getheader("content-type", "")
-        parsed = json.loads(raw) if kind.startswith("application/json") else raw.decode()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, parsed)
+        """One request on a new connection, with the key of ``scope`` unless it is None."""
+        token = self.tokens[scope] if scope is not None else None
+        return request(self.url, method, path, body, headers, token)
 
     async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
         return await asyncio.to_thread(self.call_sync, method, path, body, **kwargs)

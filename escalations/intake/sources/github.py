@@ -27,6 +27,7 @@ from escalations.intake.sources.common import (
     MAX_HEADER,
     Headers,
     check_prefixed_hex,
+    clean,
     field,
     header,
     load_object,
@@ -207,4 +208,4 @@ def _header(headers: Headers, name: str) -> str:
         raise PayloadError(name, "header is required")
     if len(value) > MAX_HEADER:
         raise PayloadError(name, f"header is longer than {MAX_HEADER} characters")
-    return value.encode("utf-8", "replace").decode("utf-8")
+    return clean(value)

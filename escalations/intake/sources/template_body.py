@@ -23,7 +23,7 @@ from escalations.intake.events import (
     SourceEvent,
     SourceTicket,
 )
-from escalations.intake.sources.common import MAX_TEXT, field, load_object, text
+from escalations.intake.sources.common import MAX_TEXT, clean, field, load_object, text
 
 EVENTS: dict[str, Literal["created", "updated", "comment"]] = {
     "ticket.created": "created",
@@ -114,12 +114,11 @@ def _fields(data: dict[str, Any]) -> dict[str, FieldValue]:
     fields: dict[str, FieldValue] = {}
     for name, value in list(given.items())[:MAX_FIELDS]:
         if isinstance(value, str):
-            # Read by hand (a field's name may hold dots), cut as field() does; a lone
-            # surrogate becomes "?".
-            value = value.strip()[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8") or None
+            # Read by hand (a field's name may hold dots), cut and cleaned as field() does.
+            value = clean(value.strip()[:MAX_TEXT]) or None
         elif value is not None and not isinstance(value, bool | int | float):
             raise PayloadError(f"ticket.fields.{name[:60]}", "must be text, a number or a flag")
-        fields[name[:200].encode("utf-8", "replace").decode("utf-8")] = value
+        fields[clean(name[:200])] = value
     return fields
 
 

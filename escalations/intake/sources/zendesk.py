@@ -37,6 +37,7 @@ from escalations.intake.sources.common import (
     MAX_HEADER,
     Headers,
     body_digest,
+    clean,
     header,
     parse_time,
     text,
@@ -116,4 +117,4 @@ def _delivery_id(headers: Headers, body: bytes) -> str:
     given = (header(headers, INVOCATION_HEADER) or "").strip()
     if not 0 < len(given) <= MAX_HEADER:
         return body_digest(body)
-    return given.encode("utf-8", "replace").decode("utf-8")
+    return clean(given)
