@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from activities.models import ClockSnapshot, NotificationRequest
-from policies.durations import format_duration
+from policies.durations import format_duration, format_target
 from policies.zones import zone
 
 TRUNCATION_MARKER = "… [truncated]"
@@ -140,7 +140,7 @@ def overview_rows(request: NotificationRequest) -> list[tuple[str, str]]:
 def clock_row(clock: ClockSnapshot) -> dict[str, str]:
     return {
         "clock": clean_field(clock.clock),
-        "target": format_duration(clock.target),
+        "target": format_target(clock.target),
         "elapsed": format_duration(clock.elapsed),
         "due_at": format_local(clock.due_at, clock.timezone),
         "breached": _yes_no(clock.breached),

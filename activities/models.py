@@ -55,7 +55,8 @@ class ClockSnapshot(BaseModel):
     """One SLA clock as it stood when a notification was sent."""
 
     clock: str
-    target: timedelta
+    target: timedelta | None
+    """None for a clock without a target (response-only targets)."""
     elapsed: timedelta
     due_at: datetime | None = None
     breached: bool

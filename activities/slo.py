@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -127,7 +127,7 @@ class SloActivities:
             now=request.now,
             tickets=tickets,
             objectives=statuses,
-            recipients=_alert_recipients([policy]),
+            recipients=_alert_recipients([policy], request.now),
         )
 
     @activity.defn(name="open_slo_alert")
@@ -195,7 +195,7 @@ class SloActivities:
         outcomes = await self._reader(
             TicketFilter(start, request.now, policies=tuple(sorted(by_name)))
         )
-        recipients = list(request.to) or _alert_recipients(policies.values())
+        recipients = list(request.to) or _alert_recipients(policies.values(), request.now)
         if not recipients:
             raise ApplicationError(
                 "the weekly report has no recipients: give --to, or manager/executive "
@@ -246,14 +246,15 @@ class SloActivities:
         return result
 
 
-def _alert_recipients(policies: Iterable[Policy]) -> list[str]:
-    """The addresses of the policies' SLO alert roles (policy-wide contacts), each once.
+def _alert_recipients(policies: Iterable[Policy], now: datetime) -> list[str]:
+    """The addresses of the policies' SLO alert roles (policy-wide contacts, a rotation's
+    member on call at ``now``), each once.
 
     SLO alerts are emails: a role's channels (Slack, PagerDuty, ...) are left out here.
     """
     return unique_addresses(
         address
         for policy in policies
-        for address in resolve_recipients(policy, policy.slo_alert_roles(), "", None)
+        for address in resolve_recipients(policy, policy.slo_alert_roles(), "", None, now)
         if is_email_address(address)
     )

@@ -119,18 +119,23 @@ def make_outcome(index: int, rng: random.Random, policy: Policy) -> TicketOutcom
     """One realistic closed ticket (random but reproducible from ``rng``)."""
     priority = rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
     targets = policy.targets[priority]
+    # The benchmark's policy counts plain durations: working-day and response-only targets
+    # have no fixed length to draw business seconds from.
+    first_target, resolution_target = targets.first_response, targets.resolution
+    assert isinstance(first_target, timedelta)
+    assert isinstance(resolution_target, timedelta)
     opened = EPOCH + timedelta(seconds=rng.randrange(int(SPREAD.total_seconds())))
     resolved = rng.random() < 0.95
-    first = _clock(rng, opened, targets.first_response.total_seconds(), targets.calendar, stop=True)
-    resolution = _clock(
-        rng, opened, targets.resolution.total_seconds(), targets.calendar, stop=resolved
-    )
+    first_seconds = first_target.total_seconds()
+    resolution_seconds = resolution_target.total_seconds()
+    first = _clock(rng, opened, first_seconds, targets.calendar, stop=True)
+    resolution = _clock(rng, opened, resolution_seconds, targets.calendar, stop=resolved)
     escalations: dict[str, int] = {}
-    if first.business_seconds >= 0.75 * first.target_seconds:
+    if first.business_seconds >= 0.75 * first_seconds:
         escalations["response-at-risk"] = 1
     if first.breached:
         escalations["response-breached"] = 1
-    if resolution.business_seconds >= 0.8 * resolution.target_seconds:
+    if resolution.business_seconds >= 0.8 * resolution_seconds:
         escalations["resolution-at-risk"] = 1
     if resolution.breached:
         escalations["resolution-breached"] = 1

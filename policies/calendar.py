@@ -14,14 +14,14 @@ Semantics shared by both, which the property tests pin down:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Protocol
 
 from policies.business_timeline import MICROSECOND, Timeline, from_us, to_us
 from policies.calendar_definition import CalendarDefinition, Minutes, parse_interval
-from policies.holiday_dates import holiday_dates
+from policies.holiday_dates import holiday_lookup
 from policies.model import ALWAYS_OPEN, Policy
 from policies.zones import zone
 
@@ -106,7 +106,7 @@ class BusinessCalendar:
             self._set_rule(rule, ())
         for rule, intervals in definition.open.items():
             self._set_rule(rule, tuple(parse_interval(i) for i in intervals))
-        self._holidays = _holiday_lookup(definition)
+        self._holidays = holiday_lookup(definition.holidays)
         self._timeline = Timeline(self._zone, self._hours_on)
 
     def _set_rule(self, rule: str, hours: tuple[Minutes, ...]) -> None:
@@ -169,24 +169,6 @@ def _shared_calendar(definition_json: str) -> BusinessCalendar:
     calendar = BusinessCalendar.__new__(BusinessCalendar)
     calendar._init(CalendarDefinition.model_validate_json(definition_json))
     return calendar
-
-
-def _holiday_lookup(definition: CalendarDefinition) -> Callable[[date], bool]:
-    source = definition.holidays
-    if source is None:
-        return lambda day: False
-    if source.resolved is not None:
-        # Only the resolved years count, so the answer never depends on the installed package.
-        fixed = frozenset(source.resolved.dates)
-        return fixed.__contains__
-    country, subdivision = source.country, source.subdivision
-    return lambda day: day in _package_holidays(country, subdivision, day.year)
-
-
-@lru_cache(maxsize=512)
-def _package_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    # Engineers' own tools (and policy checks) ask the package directly, for any year.
-    return frozenset(holiday_dates(country, subdivision, [year]))
 
 
 def _require_aware(moment: datetime) -> None:

@@ -7,7 +7,7 @@ calendars:
     hours:
       mon-fri: ["09:00-12:30", "13:30-17:30"]   # a lunch break
       sat: ["10:00-14:00"]
-    holidays: {country: US, subdivision: NY}
+    holidays: {country: US, subdivision: NY}    # and/or ical: company-holidays.ics
     closed: [2026-12-31, "01-02"]               # a date, or a month-day every year
     open:
       "12-24": ["09:00-13:00"]                  # a partial day, every year
@@ -16,7 +16,7 @@ calendars:
 
 Times are wall-clock times in ``timezone``. An interval whose end is before its start crosses
 midnight (``22:00-06:00``) and belongs to the day it starts on. Precedence for a date: its own
-``open``/``closed`` entry, then a month-day entry, then a public holiday, then the weekly hours.
+``open``/``closed`` entry, then a month-day entry, then a holiday, then the weekly hours.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from policies.holiday_feed import HolidayFeed, feed_name_problem
 from policies.zones import zone
 
 MINUTES_PER_DAY = 1440
@@ -144,19 +145,36 @@ class _Strict(BaseModel):
 
 
 class ResolvedHolidays(_Strict):
-    """Holiday dates fixed when a ticket loads its policy, so a later ``holidays`` release
-    cannot move an open ticket's deadlines (or break its replay)."""
+    """Holiday dates fixed when a ticket loads its policy, so a later ``holidays`` release or an
+    edited ``.ics`` file cannot move an open ticket's deadlines (or break its replay)."""
 
     first_year: int
     last_year: int
     dates: dict[date, str]
+    ical_sha256: str | None = Field(
+        default=None, description="SHA-256 of the ical file whose events are among the dates"
+    )
+
+
+def _feed_name(name: str) -> str:
+    problem = feed_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
 
 
 class HolidaySource(_Strict):
-    """Public holidays from the ``holidays`` package: closed all day."""
+    """Days closed all day: public holidays from the ``holidays`` package (``country``), the
+    all-day events of an iCalendar file beside the policy file (``ical``), or both."""
 
-    country: str = Field(description="ISO 3166-1 alpha-2 code, such as US or DE")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code, such as US")
     subdivision: str | None = Field(default=None, description="State or region, such as NY")
+    ical: Annotated[str, AfterValidator(_feed_name)] | None = Field(
+        default=None, description="An .ics file in the policy file's folder"
+    )
+    feed: HolidayFeed | None = Field(
+        default=None, description="The ical file's events, read by the loader; not written by hand."
+    )
     resolved: ResolvedHolidays | None = Field(
         default=None, description="Filled in by load_policy; not written by hand."
     )
@@ -165,6 +183,20 @@ class HolidaySource(_Strict):
     def _known(self) -> HolidaySource:
         if self.resolved is not None:
             return self  # already resolved: the package that did so vouched for the country
+        if self.feed is not None and self.ical is None:
+            raise ValueError("feed: is read from the file named by ical; give ical instead")
+        if self.country is None:
+            if self.subdivision is not None:
+                raise ValueError(
+                    f"subdivision {self.subdivision!r} needs a country: {{country: US, "
+                    "subdivision: NY}"
+                )
+            if self.ical is None:
+                raise ValueError(
+                    "give country (public holidays), ical (an .ics file beside the policy file) "
+                    "or both"
+                )
+            return self
         countries = supported_countries()
         if self.country not in countries:
             raise ValueError(

@@ -5,6 +5,9 @@ a priority change closes it and opens one on the new priority's calendar. Busine
 measured per segment on the calendar that segment ran on, so time already elapsed is kept
 exactly when a ticket moves between calendars, and paused spans count nothing wherever they fall.
 The state is a pydantic model so a workflow can carry it through continue-as-new unchanged.
+
+A clock without a target (the resolution clock of response-only targets) counts all the same,
+but never falls due and never breaches.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class SlaClock(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target: timedelta
+    target: timedelta | None
+    """Business time until due; None: the clock only measures."""
     calendar: str
     segments: list[ClockSegment] = []
     stopped_at: datetime | None = None
@@ -41,6 +45,11 @@ class SlaClock(BaseModel):
     def started(self) -> bool:
         """Whether the clock has ever run."""
         return bool(self.segments)
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the clock first counted (working-day targets are resolved from then)."""
+        return self.segments[0].start if self.segments else None
 
     @property
     def running(self) -> bool:
@@ -86,7 +95,7 @@ class SlaClock(BaseModel):
         self.stopped_at = None
         self.segments.append(ClockSegment(start=at, calendar=self.calendar))
 
-    def retarget(self, target: timedelta, calendar: str, at: datetime) -> None:
+    def retarget(self, target: timedelta | None, calendar: str, at: datetime) -> None:
         """Change target and calendar at ``at``, keeping the business time already elapsed."""
         was_running = self.running
         if was_running and calendar != self.calendar:
@@ -124,9 +133,15 @@ class SlaClock(BaseModel):
         return None
 
     def due_at(self, calendars: CalendarSet) -> datetime | None:
-        """When the target falls (fell) due; None while paused short of it, or never started."""
+        """When the target falls (fell) due; None while paused short of it, never started, or
+        without a target."""
+        if self.target is None:
+            return None
         return self.reached_at(self.target, calendars)
 
     def breached(self, now: datetime, calendars: CalendarSet) -> bool:
-        """Whether the business time counted by ``now`` has reached the target."""
-        return self.started and self.elapsed(now, calendars) >= self.target
+        """Whether the business time counted by ``now`` has reached the target (never, without
+        one)."""
+        if self.target is None or not self.started:
+            return False
+        return self.elapsed(now, calendars) >= self.target

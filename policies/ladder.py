@@ -136,13 +136,14 @@ def condition_since(
     """When ``condition`` became (or will become) true if nothing else changes; None if never.
 
     Clock conditions hold only while their clock has not stopped: an acknowledged ticket does not
-    escalate for a late first response. A field condition holds since the update that made it
-    true, read from ``history``; without one (tickets opened before the history was kept) it
-    holds from ``now``, and fields change only through updates, after which this is asked again.
+    escalate for a late first response. On a clock without a target (response-only targets) they
+    never hold. A field condition holds since the update that made it true, read from
+    ``history``; without one (tickets opened before the history was kept) it holds from ``now``,
+    and fields change only through updates, after which this is asked again.
     """
     if isinstance(condition, ClockCondition):
         clock = clocks.get(condition.clock)
-        if clock is None or clock.stopped or not clock.started:
+        if clock is None or clock.stopped or not clock.started or clock.target is None:
             return None
         return clock.reached_at(clock_threshold(condition, clock.target), calendars)
     if isinstance(condition, FieldCondition):

@@ -1,221 +1,189 @@
-"""Read policy YAML into a validated :class:`Policy`, with errors a person can act on.
+"""Read policy files (and the iCalendar files beside them) into a validated :class:`Policy`.
 
-Every error names the file, the field path (``levels.2.when.clock``) and what is wrong. This is
-the only module in ``policies/`` that touches files; workflows reach it only through the
-``load_policy`` activity, so the policy a ticket runs under is recorded in its history.
+Every error names the file, the field path (``levels.2.when.clock``) and what is wrong (the YAML
+itself is read by ``policies/policy_yaml.py``). This is
+the only module in ``policies/`` that touches files: the policy file, and the iCalendar files its
+calendars name (``holidays: {ical: company-holidays.ics}``), which must lie in the policy file's
+own folder. Workflows reach it only through the ``load_policy`` activity, so the policy a ticket
+runs under is recorded in its history.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from stat import S_ISREG
+from typing import NamedTuple
 
-import yaml
-from pydantic import BaseModel, ValidationError
-
+from policies.holiday_feed import HolidayFeed, feed_name_problem
+from policies.ical_feed import parse_feed
 from policies.model import Policy, slug_problem
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+from policies.policy_yaml import PolicyError as PolicyError
+from policies.policy_yaml import validate_yaml as validate_yaml
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 MAX_POLICY_BYTES = 1_000_000
-MAX_POLICY_NODES = 100_000
-"""Values in a policy with every YAML alias expanded: a few hundred in a real policy, while ten
-nested aliases of ten ("billion laughs") expand 200 bytes into 10**10 and would hang validation."""
-MAX_POLICY_DEPTH = 50
-"""Nesting depth of a policy's YAML: about ten in a real one (``levels.0.when.any.1.all.0``)."""
+MAX_FEED_BYTES = 1_000_000
+"""An ical file beside a policy: years of a company's holidays take a few kilobytes, and
+reading a file this large takes a few seconds."""
 MAX_POLICY_JSON_BYTES = 256 * 1024
 """A loaded policy travels in every ticket's history and continue-as-new input, beside the
 ticket itself; this keeps it well inside Temporal's 512 KB payload warning and 2 MB limit."""
 
 
-class PolicyError(ValueError):
-    """A policy file that cannot be used, with every problem found in it."""
-
-    def __init__(self, source: str, problems: list[str], header: str = "invalid policy:") -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "\n  ".join([header, *problems]))
-
-
-class _PolicyYamlLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that dates stay text: PyYAML turns ``2026-02-30`` into an
-    exception without a line or field, while pydantic reports it with the field's path."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """Construct one value; a ``ValueError`` of PyYAML's own constructors (``!!int x``,
-        ``!!timestamp 2026-02-30``, an integer of 5,000 digits) becomes a located YAML error."""
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as exc:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read this value: {exc}", node.start_mark
-            ) from None
-
-
-_PolicyYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-_UNION_TAGS = {"clock", "field", "any", "all"}
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    # Pydantic puts the condition's union tag (clock, field, any, all) in the location before
-    # the key itself, and at the end for whole-condition errors; authors only know the keys
-    # they wrote, so drop the tags.
-    shown: list[str] = []
-    for i, part in enumerate(loc):
-        text = str(part)
-        previous = loc[i - 1] if i else None
-        in_list = isinstance(previous, int) and i > 1 and loc[i - 2] in {"any", "all"}
-        is_tag = text in _UNION_TAGS and (previous == "when" or in_list)
-        if (
-            is_tag
-            or text == "[key]"
-            or text.startswith(("function-", "json-or-python", "lax-or-strict"))
-        ):
-            continue
-        shown.append(text)
-    return ".".join(shown)
-
-
-def _located(path: str, line: str) -> str:
-    # A model's own checks report several problems, one per line, each starting with the
-    # field inside the model it concerns (``hours: ...``); join that to the model's path.
-    if not path:
-        return line
-    head, sep, rest = line.partition(": ")
-    if sep and head and " " not in head:
-        return f"{path}.{head}: {rest}"
-    return f"{path}: {line}"
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _located_problem(node: yaml.Node, problem: str) -> str:
-    mark = node.start_mark
-    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-def _check_expansion(root: yaml.Node) -> str | None:
-    """A problem if ``root``, its aliases expanded, is cyclic, too deep or too large.
-
-    Iterative, and each node is visited once however many aliases point at it, so checking a
-    bomb costs no more than reading it.
-    """
-    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) below and including it
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        if finished:
-            on_path.discard(key)
-            below = [sizes[id(child)] for child in _children(node)]
-            size = 1 + sum(count for count, _ in below)
-            depth = 1 + max((d for _, d in below), default=0)
-            if size > MAX_POLICY_NODES:
-                return _located_problem(
-                    node,
-                    f"more than {MAX_POLICY_NODES:,} values once its aliases (*name) are "
-                    "expanded; a policy is far smaller",
-                )
-            if depth > MAX_POLICY_DEPTH:
-                return _located_problem(node, f"nested more than {MAX_POLICY_DEPTH} levels deep")
-            sizes[key] = (size, depth)
-        elif key in on_path:
-            return _located_problem(node, "an alias (*name) refers to a value that contains it")
-        elif key not in sizes:
-            on_path.add(key)
-            stack.append((node, True))
-            stack += [(child, False) for child in _children(node) if id(child) not in sizes]
-    return None
-
-
-def _read_yaml(text: str, source: str) -> Any:
-    loader: _PolicyYamlLoader | None = None
-    try:
-        loader = _PolicyYamlLoader(text)  # a SafeLoader: no arbitrary objects
-        try:
-            root = loader.get_single_node()
-        except RecursionError:
-            # PyYAML composes recursively: a thousand nested brackets exhaust the stack.
-            raise PolicyError(
-                source, [f"not valid YAML: nested more than {MAX_POLICY_DEPTH} levels deep"]
-            ) from None
-        if root is None:
-            return None
-        problem = _check_expansion(root)
-        if problem:
-            raise PolicyError(source, [problem])
-        return loader.construct_document(root)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(source, [f"not valid YAML{where}: {problem}"]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-def validate_yaml(text: str, source: str, model: type[ModelT], shape: str) -> ModelT:
-    """Read YAML ``text`` safely and validate it as ``model``; every problem names ``source``
-    and the field path. ``shape`` says what the document should be when it is not a mapping.
-
-    Raises:
-        PolicyError: not YAML, not a mapping, or not a valid ``model``.
-    """
-    data = _read_yaml(text, source)
-    if not isinstance(data, dict):
-        raise PolicyError(source, [shape])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            path, message = _path(err["loc"]), err["msg"].removeprefix("Value error, ")
-            problems += [_located(path, line) for line in message.split("\n")]
-        raise PolicyError(source, problems) from None
-
-
 def parse_policy(text: str, source: str) -> Policy:
-    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path)."""
+    """Validate policy YAML ``text``; ``source`` names it in errors (usually the file path).
+
+    A calendar's ``holidays.ical`` file is not read here (text has no folder): see
+    :func:`read_policy_file`.
+    """
     policy = validate_yaml(
         text, source, Policy, "a policy is a mapping with name, version, targets, levels"
     )
+    check_policy_size(policy, source)
+    return policy
+
+
+def check_policy_size(policy: Policy, source: str, what: str = "the policy") -> None:
+    """Refuse a policy too large to travel in every ticket's history.
+
+    Raises:
+        PolicyError: naming ``source``, with ``what`` (``the policy``) as the subject.
+    """
     size = len(policy.model_dump_json())
     if size > MAX_POLICY_JSON_BYTES:
         raise PolicyError(
             source,
             [
-                f"the policy is {size:,} bytes as JSON; at most {MAX_POLICY_JSON_BYTES:,} fit in "
+                f"{what} is {size:,} bytes as JSON; at most {MAX_POLICY_JSON_BYTES:,} fit in "
                 "every ticket's history beside the ticket (see docs/input-limits.md)"
             ],
         )
-    return policy
+
+
+class FileStamp(NamedTuple):
+    """Which version of a file was read: stamped before reading, so an edit during the read
+    leaves a stamp that no longer matches (and a cache reads the file again)."""
+
+    path: str
+    device: int
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """The stamp of the file at ``path`` now (links followed); None if it cannot be seen."""
+    try:
+        return _stamp(path, path.stat())
+    except (OSError, ValueError):
+        return None
+
+
+def _stamp(path: Path, stat: os.stat_result) -> FileStamp:
+    return FileStamp(str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy and every file it was read from (its own first, then its ical files)."""
+
+    policy: Policy
+    files: tuple[FileStamp, ...]
 
 
 def read_policy_file(path: Path) -> Policy:
-    """Read and validate one policy file."""
+    """Read and validate one policy file, and the ical files its calendars name beside it."""
+    return _read_policy(path).policy
+
+
+def _read_policy(path: Path) -> LoadedPolicy:
     try:
-        size = path.stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise PolicyError(str(path), [f"the file is {size} bytes; a policy is at most 1 MB"])
+        stat = path.stat()
+        if stat.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(
+                str(path), [f"the file is {stat.st_size} bytes; a policy is at most 1 MB"]
+            )
         text = path.read_text(encoding="utf-8")
     except PolicyError:
         raise
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise PolicyError(str(path), [f"cannot read the file: {exc}"]) from None
-    return parse_policy(text, str(path))
+    policy, feeds = _with_holiday_feeds(parse_policy(text, str(path)), path)
+    return LoadedPolicy(policy, (_stamp(path, stat), *feeds))
+
+
+def _with_holiday_feeds(policy: Policy, path: Path) -> tuple[Policy, list[FileStamp]]:
+    """``policy`` with each calendar's ``holidays.ical`` file beside ``path`` read into its
+    ``feed``; a file named by several calendars is read once."""
+    problems: list[str] = []
+    feeds: dict[str, tuple[HolidayFeed, FileStamp]] = {}
+    calendars = dict(policy.calendars)
+    for name, definition in policy.calendars.items():
+        source = definition.holidays
+        if source is None or source.ical is None or source.resolved is not None:
+            continue
+        try:
+            if source.ical not in feeds:
+                data, stamp = _read_feed_file(path.parent, source.ical)
+                feeds[source.ical] = (parse_feed(data, source.ical), stamp)
+        except ValueError as exc:
+            where = f"calendars.{name}.holidays.ical: {source.ical}"
+            problems += [f"{where}: {line}" for line in str(exc).split("\n")]
+            continue
+        feed = feeds[source.ical][0]
+        holidays = source.model_copy(update={"feed": feed})
+        calendars[name] = definition.model_copy(update={"holidays": holidays})
+    if problems:
+        raise PolicyError(str(path), problems)
+    stamps = [stamp for _, stamp in feeds.values()]
+    return policy.model_copy(update={"calendars": calendars}), stamps
+
+
+def _read_feed_file(folder: Path, name: str) -> tuple[bytes, FileStamp]:
+    """The bytes of the ical file ``name`` in ``folder``, and its stamp.
+
+    Raises:
+        ValueError: the file is missing, leaves the folder, is not a regular file, is too large
+            or cannot be read. The message never shows a path or content outside ``folder``.
+    """
+    if feed_name_problem(name) is not None or Path(name).name != name:
+        raise ValueError("is not a file name")  # the model refuses these; never join a path
+    candidate = folder / name
+    try:
+        real = candidate.resolve(strict=True)
+        inside = real.is_relative_to(folder.resolve(strict=True))
+    except FileNotFoundError:
+        raise ValueError("no such file in the policy file's folder") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links (Python 3.11, 3.12)
+        problem = exc.strerror if isinstance(exc, OSError) else None
+        raise ValueError(f"cannot read the file: {problem or 'a loop of links'}") from None
+    if not inside:
+        raise ValueError(
+            "is a link to a file outside the policy file's folder; copy the file into the folder"
+        )
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        # Not following links, and not waiting on a FIFO: what was checked is what is read.
+        descriptor = os.open(real, flags)
+    except OSError as exc:
+        raise ValueError(f"cannot read the file: {exc.strerror or type(exc).__name__}") from None
+    try:
+        stat = os.fstat(descriptor)
+        if not S_ISREG(stat.st_mode):
+            raise ValueError("is not a regular file")
+        if stat.st_size > MAX_FEED_BYTES:
+            raise ValueError(f"the file is {stat.st_size:,} bytes; an ical file is at most 1 MB")
+        with open(descriptor, "rb", closefd=False) as file:
+            data = file.read(MAX_FEED_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read the file: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FEED_BYTES:  # it grew after the check
+        raise ValueError(f"the file is over {MAX_FEED_BYTES:,} bytes; an ical file is at most 1 MB")
+    return data, _stamp(candidate, stat)
 
 
 def find_policy_file(directory: Path, name: str) -> Path | None:
@@ -235,6 +203,11 @@ def find_policy_file(directory: Path, name: str) -> Path | None:
 
 def load_named_policy(directory: Path, name: str) -> Policy:
     """Load policy ``name`` from ``directory``, checking the file declares that name."""
+    return load_policy_files(directory, name).policy
+
+
+def load_policy_files(directory: Path, name: str) -> LoadedPolicy:
+    """:func:`load_named_policy`, with the stamps of the files read (for a cache to check)."""
     problem = slug_problem(name)
     if problem is not None:
         raise PolicyError(str(directory), [problem], header="not a policy name:")
@@ -246,10 +219,12 @@ def load_named_policy(directory: Path, name: str) -> Policy:
             [f"no policy named {name!r} in {directory}; found: {', '.join(known) or 'none'}"],
             header="policy not found:",
         )
-    policy = read_policy_file(path)
-    if policy.name != name:
-        raise PolicyError(str(path), [f"name: the file declares {policy.name!r}, not {name!r}"])
-    return policy
+    loaded = _read_policy(path)
+    if loaded.policy.name != name:
+        raise PolicyError(
+            str(path), [f"name: the file declares {loaded.policy.name!r}, not {name!r}"]
+        )
+    return loaded
 
 
 def default_policy_dir() -> Path:

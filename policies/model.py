@@ -7,7 +7,7 @@ its field path, not a silently ignored setting.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -19,13 +19,17 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    model_serializer,
     model_validator,
 )
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from policies.calendar_definition import CalendarDefinition
 from policies.channels import RESERVED_CHANNEL_NAMES, Channel, PagerDutySettings
-from policies.durations import PositiveDuration
+from policies.durations import OptionalTarget, PositiveDuration, Target, TargetSpec
 from policies.emails import EmailAddress, is_email_address
+from policies.plan_match import DEFAULT_PLAN, PlanWhen
+from policies.rotations import Rotation, rotation_problems
 
 ALWAYS_OPEN = "24x7"
 """The built-in calendar that never closes: every second counts."""
@@ -83,21 +87,25 @@ class _Strict(BaseModel):
 class Targets(_Strict):
     """SLA targets for one priority, counted in business time on ``calendar``.
 
-    ``next_reply`` is the time an agent has to answer each later customer message; it defaults
-    to the first-response target.
+    Each is a duration (``4h``) or working days of the calendar (``2bd``, ``eod``, ``2bd eod``;
+    see :mod:`policies.working_days`). ``next_reply`` is the time an agent has to answer each
+    later customer message; it defaults to the first-response target. ``resolution`` left out
+    (or ``none``) makes the targets response-only: the resolution clock still counts, but has
+    no target, never breaches, and levels on it never fire.
     """
 
-    first_response: PositiveDuration
-    resolution: PositiveDuration
-    next_reply: PositiveDuration | None = None
+    first_response: Target
+    resolution: OptionalTarget = None
+    next_reply: Target | None = None
     calendar: Slug = ALWAYS_OPEN
 
-    def for_clock(self, clock: ClockName) -> timedelta:
-        """The target of one clock."""
-        if clock is ClockName.NEXT_REPLY:
-            return self.next_reply or self.first_response
-        target: timedelta = getattr(self, clock.value)
-        return target
+    def for_clock(self, clock: ClockName) -> TargetSpec | None:
+        """The target of one clock as authored; None for a resolution without a target."""
+        if clock is ClockName.FIRST_RESPONSE:
+            return self.first_response
+        if clock is ClockName.RESOLUTION:
+            return self.resolution
+        return self.next_reply if self.next_reply is not None else self.first_response
 
 
 def _percent(value: Any) -> Any:
@@ -255,12 +263,13 @@ def _contact(value: str) -> str:
     shown = value if len(value) <= 80 else value[:77] + "..."
     raise ValueError(
         f"{shown!r} is neither an email address such as lead@example.com nor the name of a "
-        "channel under channels"
+        "channel under channels or a rotation under rotations"
     )
 
 
 ContactName = Annotated[str, AfterValidator(_contact)]
-"""A point of contact: an email address, or the name of one of the policy's ``channels``."""
+"""A point of contact: an email address, or the name of one of the policy's ``channels`` or
+``rotations`` (whoever is on call when a level fires)."""
 
 Contacts = dict[Slug, list[ContactName]]
 
@@ -347,6 +356,28 @@ class ServiceLevels(_Strict):
     )
 
 
+class Plan(_Strict):
+    """An SLA plan: targets for the tickets its conditions choose (see
+    :mod:`policies.plan_match`)."""
+
+    name: Slug
+    description: str = Field(default="", max_length=500)
+    when: PlanWhen
+    valid_from: date | None = None
+    """The first day (UTC) a ticket may open under this plan."""
+    valid_until: date | None = None
+    """The last day (UTC) a ticket may open under this plan."""
+    targets: dict[PriorityName, Targets] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Plan:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError(
+                f"valid_until {self.valid_until} is before valid_from {self.valid_from}"
+            )
+        return self
+
+
 class Policy(_Strict):
     """A complete escalation policy, as loaded from one YAML file."""
 
@@ -356,6 +387,9 @@ class Policy(_Strict):
     )
     description: str = ""
     targets: dict[PriorityName, Targets] = Field(min_length=1)
+    """The default plan's targets, whose order defines the priorities (most urgent first)."""
+    plans: list[Plan] = Field(default_factory=list, max_length=50)
+    """Other targets for the tickets their conditions choose; the first match wins."""
     contacts: Contacts = Field(default_factory=dict)
     teams: dict[Slug, Contacts] = Field(default_factory=dict)
     levels: list[Level] = Field(min_length=1)
@@ -363,9 +397,23 @@ class Policy(_Strict):
     quiet_hours: dict[str, QuietHours] = Field(default_factory=dict)
     channels: dict[Slug, Channel] = Field(default_factory=dict)
     """Named endpoints (Slack, PagerDuty, Teams, signed webhooks) contacts may list."""
+    rotations: dict[Slug, Rotation] = Field(default_factory=dict)
+    """On-call rotations contacts may list: the member on call when a level fires."""
     feedback_window: PositiveDuration = DEFAULT_FEEDBACK_WINDOW
     """How long a resolved ticket takes feedback and may be reopened before it closes."""
     service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_newer_sections(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        # A loaded policy is recorded in every ticket's history: a policy without plans or
+        # rotations records exactly what it did before those sections existed.
+        data: dict[str, Any] = handler(self)
+        for key in ("plans", "rotations"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
@@ -381,6 +429,7 @@ class Policy(_Strict):
             problems.append(f"calendars.{ALWAYS_OPEN}: the name is built in; choose another")
         calendars = {ALWAYS_OPEN, *self.calendars}
         problems += self._channel_problems()
+        problems += rotation_problems(self.rotations, set(self.channels), roles)
         problems += self._quiet_hours_problems(roles, calendars)
         problems += [
             f"targets.{prio}.calendar: unknown calendar {t.calendar!r}; defined: "
@@ -388,6 +437,7 @@ class Policy(_Strict):
             for prio, t in self.targets.items()
             if t.calendar not in calendars
         ]
+        problems += self._plan_problems(calendars)
         names: set[str] = set()
         for i, level in enumerate(self.levels):
             where = f"levels.{i} ({level.name})"
@@ -411,6 +461,50 @@ class Policy(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _plan_problems(self, calendars: set[str]) -> list[str]:
+        problems: list[str] = []
+        names = {DEFAULT_PLAN}
+        priorities = list(self.targets)
+        for i, plan in enumerate(self.plans):
+            where = f"plans.{i} ({plan.name})"
+            if plan.name in names:
+                problems.append(
+                    f"{where}.name: {plan.name!r} is "
+                    + ("the policy's own targets" if plan.name == DEFAULT_PLAN else "used twice")
+                )
+            names.add(plan.name)
+            missing = [prio for prio in priorities if prio not in plan.targets]
+            if missing:
+                problems.append(
+                    f"{where}.targets: no targets for {', '.join(missing)}; a plan gives "
+                    f"targets for every priority of the policy ({', '.join(priorities)})"
+                )
+            problems += [
+                f"{where}.targets.{prio}: priority {prio!r} is not one of the policy's "
+                f"priorities ({', '.join(priorities)}); add it under targets first"
+                for prio in plan.targets
+                if prio not in self.targets
+            ]
+            problems += [
+                f"{where}.targets.{prio}.calendar: unknown calendar {t.calendar!r}; defined: "
+                f"{', '.join(sorted(calendars))}"
+                for prio, t in plan.targets.items()
+                if t.calendar not in calendars
+            ]
+        return problems
+
+    def plan_names(self) -> list[str]:
+        """Every plan's name in the order they are tried, ``default`` last."""
+        return [plan.name for plan in self.plans] + [DEFAULT_PLAN]
+
+    def plan_targets(self, plan: str) -> dict[str, Targets]:
+        """The targets table of ``plan``; the policy's own for ``default`` or a plan this
+        version no longer has (a ticket keeps running on a policy migrated under it)."""
+        for candidate in self.plans:
+            if candidate.name == plan:
+                return dict(candidate.targets)
+        return self.targets
 
     def _service_level_problems(self, roles: set[str]) -> list[str]:
         levels = self.service_levels
@@ -448,6 +542,7 @@ class Policy(_Strict):
                     if prio not in self.targets
                 ]
         defined = ", ".join(sorted(self.channels)) or "none"
+        rotations = f", nor a rotation ({', '.join(self.rotations)})" if self.rotations else ""
         places = [("contacts", self.contacts)] + [
             (f"teams.{team}", overrides) for team, overrides in self.teams.items()
         ]
@@ -455,9 +550,11 @@ class Policy(_Strict):
             for role, entries in contacts.items():
                 problems += [
                     f"{where}.{role}.{i}: {entry!r} is not an email address, and no channel of "
-                    f"that name is defined under channels (defined: {defined})"
+                    f"that name is defined under channels (defined: {defined}){rotations}"
                     for i, entry in enumerate(entries)
-                    if not is_email_address(entry) and entry not in self.channels
+                    if not is_email_address(entry)
+                    and entry not in self.channels
+                    and entry not in self.rotations
                 ]
         return problems
 
@@ -465,10 +562,12 @@ class Policy(_Strict):
         problems: list[str] = []
         for who, quiet in self.quiet_hours.items():
             where = f"quiet_hours.{who}"
-            if who not in roles and not is_email_address(who) and who not in self.channels:
+            known = who in roles or who in self.channels or who in self.rotations
+            if not known and not is_email_address(who):
                 problems.append(
                     f"{where}: {who!r} is neither a role ({', '.join(sorted(roles))}), an "
                     "email address nor a channel"
+                    + (f", nor a rotation ({', '.join(self.rotations)})" if self.rotations else "")
                 )
             if quiet.calendar not in calendars:
                 problems.append(
@@ -483,12 +582,18 @@ class Policy(_Strict):
             ]
         return problems
 
-    def quiet_hours_for(self, role: str, address: str) -> QuietHours | None:
+    def quiet_hours_for(
+        self, role: str, address: str, rotation: str | None = None
+    ) -> QuietHours | None:
         """The quiet hours that apply to ``address`` (an email address or a channel) notified
-        as ``role``: an entry for the address or channel itself wins over one for its role."""
+        as ``role``, through ``rotation`` if it is that rotation's member on call: an entry for
+        the address or channel itself wins over one for the rotation, which wins over one for
+        the role."""
         for key, quiet in self.quiet_hours.items():
             if key.lower() == address.lower():
                 return quiet
+        if rotation is not None and rotation in self.quiet_hours:
+            return self.quiet_hours[rotation]
         return self.quiet_hours.get(role)
 
     def slo_alert_roles(self) -> list[str]:

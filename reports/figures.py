@@ -92,8 +92,8 @@ def _bucket(opened_day: int, unit: Literal["day", "week"]) -> date:
     return day - timedelta(days=day.weekday()) if unit == "week" else day
 
 
-def _histogram_bin(clock: ClockFacts) -> int:
-    share = clock.business_seconds / clock.target_seconds * 100
+def _histogram_bin(clock: ClockFacts, target_seconds: float) -> int:
+    share = clock.business_seconds / target_seconds * 100
     # Breached means business time >= target, so a share of exactly 100% (or a float a hair
     # below it) must land in a breached bin: go by the flag at the boundary.
     index = min(int(share // HISTOGRAM_STEP), len(_EDGES) - 1)
@@ -138,7 +138,8 @@ class _Pass:
         met = []
         for ident, index in self.objectives.of(facts.policy, facts.priority):
             clock = clocks[index]
-            if clock is not None and clock.stopped:
+            # A clock without a target (response-only) is measured by no objective.
+            if clock is not None and clock.stopped and clock.target_seconds is not None:
                 met.append((ident, not clock.breached))
         first_stopped = first is not None and first.stopped
         ticket = Ticket(
@@ -174,12 +175,13 @@ class _Pass:
                 tally = self.timeline.setdefault((start, policy, key), [0, 0])
                 tally[0] += 1
                 tally[1] += within
-        if first is not None and first_stopped and first.target_seconds > 0:
+        target = first.target_seconds if first is not None and first_stopped else None
+        if first is not None and target is not None and target > 0:
             counts = self.histograms.get(facts.priority)
             if counts is None:
                 counts = self.histograms[facts.priority] = [0] * len(_EDGES)
-            counts[_histogram_bin(first)] += 1
-            self.targets[facts.priority].add(first.target_seconds)
+            counts[_histogram_bin(first, target)] += 1
+            self.targets[facts.priority].add(target)
         for pause in facts.pauses:
             if pause.after_customer_reply:
                 self.after_reply.append(_pause_example(facts, pause))

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import yaml
 
-from policies.durations import format_duration
+from policies.durations import TargetSpec, format_target
 from policies.loader import PolicyError, parse_policy
 from policies.model import ClockName, Policy
 from reports.suggest import Suggestion, duration_text
@@ -73,7 +73,7 @@ def _scalar(node: yaml.Node | None, where: str) -> yaml.ScalarNode:
 
 
 def _edits_for_priority(
-    text: str, node: yaml.Node, priority: str, clocks: Mapping[ClockName, timedelta]
+    text: str, node: yaml.Node, priority: str, clocks: Mapping[ClockName, TargetSpec]
 ) -> list[tuple[int, int, str]]:
     where = f"targets.{priority}"
     if not isinstance(node, yaml.MappingNode) or not node.value:
@@ -81,7 +81,11 @@ def _edits_for_priority(
     edits = []
     for clock, target in clocks.items():
         value = _mapping_value(node, clock.value, where)
-        written = duration_text(target.total_seconds())
+        written = (
+            duration_text(target.total_seconds())
+            if isinstance(target, timedelta)
+            else format_target(target)
+        )
         if value is not None:
             scalar = _scalar(value, f"{where}.{clock.value}")
             span = text[scalar.start_mark.index : scalar.end_mark.index]
@@ -111,13 +115,13 @@ def _edits_for_priority(
 
 def _with_pinned_next_reply(
     policy: Policy, changes: TargetChanges
-) -> dict[str, dict[ClockName, timedelta]]:
+) -> dict[str, dict[ClockName, TargetSpec]]:
     # A priority without its own next_reply target inherits first_response's: changing the
     # first-response target would silently change the next-reply target too. Write the inherited
     # value down instead, so that the diff shows every target that changes, and only those.
-    pinned: dict[str, dict[ClockName, timedelta]] = {}
+    pinned: dict[str, dict[ClockName, TargetSpec]] = {}
     for priority, clocks in changes.items():
-        wanted = dict(clocks)
+        wanted: dict[ClockName, TargetSpec] = dict(clocks)
         targets = policy.targets[priority]
         if (
             targets.next_reply is None
@@ -179,7 +183,7 @@ def rewrite_policy(text: str, source: str, changes: TargetChanges) -> str:
 def _check(
     before: Policy,
     after: Policy,
-    wanted: Mapping[str, Mapping[ClockName, timedelta]],
+    wanted: Mapping[str, Mapping[ClockName, TargetSpec]],
     version: str,
     source: str,
 ) -> None:
@@ -193,8 +197,8 @@ def _check(
             got = after.targets[priority].for_clock(clock)
             if got != expected:
                 problems.append(
-                    f"targets.{priority}.{clock.value} reads {format_duration(got)}, not "
-                    f"{format_duration(expected)}"
+                    f"targets.{priority}.{clock.value} reads {format_target(got)}, not "
+                    f"{format_target(expected)}"
                 )
     if problems:
         raise PolicyDiffError(

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from policies.model import ClockName
 from reports.stats import Distribution
 
-GroupBy = Literal["priority", "team", "customer", "policy", "level"]
-GROUP_BY: tuple[GroupBy, ...] = ("priority", "team", "customer", "policy", "level")
+GroupBy = Literal["priority", "team", "customer", "policy", "plan", "level"]
+GROUP_BY: tuple[GroupBy, ...] = ("priority", "team", "customer", "policy", "plan", "level")
 
 
 class _Model(BaseModel):

@@ -18,13 +18,16 @@ Definitions, which docs/slo-suggest.md repeats for readers of the output:
 - The *suggested* target is the smallest whole number of minutes strictly above the achieved
   time: strictly, because a clock that took exactly the target breached it; minutes, because
   that is how people write targets. Its attainment is therefore at least the objective.
+- A clock whose target is in working days (``2bd``, ``eod``) or absent (response-only) has no
+  row: working days come to a different business time for every ticket, so there is no one
+  duration to compare or suggest.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -151,8 +154,8 @@ def suggest(
     """
     policy_objectives = {(o.priority, o.clock) for o in policy.service_levels.objectives}
     objectives = objectives_of(policy, default_objective)
-    stopped: dict[tuple[str, ClockName], list[tuple[float, float]]] = {}
-    running: dict[tuple[str, ClockName], list[tuple[float, float]]] = {}
+    stopped: dict[tuple[str, ClockName], list[tuple[float, float | None]]] = {}
+    running: dict[tuple[str, ClockName], list[tuple[float, float | None]]] = {}
     for outcome in outcomes:
         if outcome.policy != policy.name or outcome.priority not in policy.targets:
             continue
@@ -165,6 +168,9 @@ def suggest(
     for priority, targets in policy.targets.items():
         for clock in CLOCKS:
             key = (priority, clock)
+            target = targets.for_clock(clock)
+            if not isinstance(target, timedelta):
+                continue  # working days or no target: see the module's definitions
             if key not in objectives and key not in stopped and key not in running:
                 continue
             source: Literal["policy", "default"] | None = None
@@ -174,7 +180,7 @@ def suggest(
                 _suggestion(
                     priority,
                     clock,
-                    targets.for_clock(clock).total_seconds(),
+                    target.total_seconds(),
                     objectives.get(key),
                     source,
                     stopped.get(key, []),
@@ -191,8 +197,8 @@ def _suggestion(
     target: float,
     objective: float | None,
     source: Literal["policy", "default"] | None,
-    stopped: list[tuple[float, float]],
-    running: list[tuple[float, float]],
+    stopped: list[tuple[float, float | None]],
+    running: list[tuple[float, float | None]],
     min_sample: int,
 ) -> Suggestion:
     times = [seconds for seconds, _ in stopped]

@@ -36,7 +36,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class ClockFacts:
     """One clock: its target and business time, whether it stopped and whether it breached."""
 
-    target_seconds: float
+    target_seconds: float | None
+    """None for a clock without a target (response-only targets): it never breaches."""
     business_seconds: float
     stopped: bool
     breached: bool
@@ -76,6 +77,8 @@ class TicketFacts:
     team: str
     customer: str
     policy: str
+    plan: str
+    """The SLA plan in force when the outcome was written."""
     as_of: int
     """When the outcome was written, microseconds since the Unix epoch: the newer one of two
     outcomes of the same ticket id is the one that counts."""
@@ -114,6 +117,7 @@ class TicketFacts:
             team=outcome.team,
             customer=outcome.customer,
             policy=outcome.policy,
+            plan=outcome.plan,
             as_of=_micros(outcome.as_of),
             opened_day=outcome.opened_at.astimezone(UTC).date().toordinal(),
             resolved=outcome.resolved,
@@ -147,6 +151,7 @@ class TicketFacts:
             json.dumps(self.escalations) if self.escalations else None,
             *clock_values,
             json.dumps([_pause_row(p) for p in self.pauses]) if self.pauses else None,
+            self.plan,
         )
 
     @classmethod
@@ -163,15 +168,16 @@ class TicketFacts:
             clocks.append(
                 None
                 if stopped is None
-                else ClockFacts(_real(target), _real(business), bool(stopped), bool(breached))
+                else ClockFacts(target, _real(business), bool(stopped), bool(breached))
             )
-        pauses = row[13 + 4 * len(CLOCKS)]
+        pauses, plan = row[13 + 4 * len(CLOCKS)], row[14 + 4 * len(CLOCKS)]
         return cls(
             ticket_id=row[0],
             priority=row[1],
             team=row[2],
             customer=row[3],
             policy=row[4],
+            plan=plan,
             as_of=row[5],
             opened_day=row[6],
             resolved=bool(row[7]),
@@ -205,6 +211,7 @@ COLUMNS = (
         for part in ("target REAL", "business REAL", "stopped INTEGER", "breached INTEGER")
     ),
     "pauses TEXT",
+    "o_plan TEXT",
 )
 """The columns of :meth:`TicketFacts.row`, with their SQLite types."""
 

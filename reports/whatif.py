@@ -10,7 +10,8 @@ Approximation, documented in docs/slo-suggest.md: a ticket whose priority change
 earlier spans on the old priority's calendar; the candidate measures every span on the calendar
 of the ticket's *final* priority, because that is the only priority the outcome names. Clocks
 whose spans were truncated (a ticket paused more than ``MAX_SPANS`` times) cannot be measured
-again and are left out, and counted.
+again and are left out, and counted. A clock whose target is in working days or absent, in
+either policy, has no single duration to compare against and is left out with a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from policies.calendar import Calendar, policy_calendars
+from policies.durations import format_target
 from policies.model import ClockName, Policy
 from reports.stats import nearest_rank
 from reports.suggest import (
@@ -109,7 +111,8 @@ def what_if(
 
     Returns:
         The rows, per priority both policies define and clock that has stopped clocks; and
-        warnings (tickets of priorities the candidate does not define).
+        warnings (tickets of priorities the candidate does not define, clocks whose targets
+        are in working days or absent).
     """
     measure = candidate_measure(candidate)
     pairs: dict[tuple[str, ClockName], list[tuple[float, float]]] = {}
@@ -131,6 +134,7 @@ def what_if(
             pairs.setdefault(key, []).append((taken.business_seconds, measure(outcome, taken)))
     objectives = objectives_of(policy, default_objective) | objectives_of(candidate, None)
     rows = []
+    unmeasured: list[str] = []
     for priority, targets in policy.targets.items():
         if priority not in candidate.targets:
             continue
@@ -138,17 +142,23 @@ def what_if(
             key = (priority, clock)
             if key not in pairs and key not in truncated:
                 continue
+            current = targets.for_clock(clock)
+            proposed = candidate.targets[priority].for_clock(clock)
+            if not (isinstance(current, timedelta) and isinstance(proposed, timedelta)):
+                unmeasured.append(
+                    f"{priority} {clock.value} left out: a target in working days, or none "
+                    f"({format_target(current)} -> {format_target(proposed)}), is no single "
+                    "duration to compare"
+                )
+                continue
             rows.append(
                 _row(
                     priority,
                     clock,
                     pairs.get(key, []),
                     objectives.get(key),
-                    (targets.calendar, targets.for_clock(clock).total_seconds()),
-                    (
-                        candidate.targets[priority].calendar,
-                        candidate.targets[priority].for_clock(clock).total_seconds(),
-                    ),
+                    (targets.calendar, current.total_seconds()),
+                    (candidate.targets[priority].calendar, proposed.total_seconds()),
                     truncated.get(key, 0),
                 )
             )
@@ -156,7 +166,7 @@ def what_if(
         f"{count} {priority} tickets left out: the candidate defines no targets for {priority}"
         for priority, count in sorted(missing.items())
     ]
-    return rows, warnings
+    return rows, warnings + unmeasured
 
 
 def _row(

@@ -2,7 +2,7 @@
 
 Registered by ``escalations dev`` and the worker at start-up; documented in the README. The dev
 server's SQL visibility allows, per namespace, 10 Keyword, 3 KeywordList and 3 each of Int,
-Double, Bool and Datetime attributes; these use 7 Keyword, 2 KeywordList, 3 Int, 1 Double,
+Double, Bool and Datetime attributes; these use 8 Keyword, 2 KeywordList, 3 Int, 1 Double,
 3 Bool and 3 Datetime.
 """
 
@@ -67,7 +67,13 @@ REPORTING_KEYS: tuple[SearchAttributeKey[Any], ...] = (
 )
 """Published by tickets that run the reporting code (opened, or continued as new, since)."""
 
-ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = BASE_KEYS + REPORTING_KEYS
+# Published only by tickets whose policy has SLA plans.
+SLA_PLAN = SearchAttributeKey.for_keyword("SlaPlan")
+
+PLAN_KEYS: tuple[SearchAttributeKey[Any], ...] = (SLA_PLAN,)
+"""Published by tickets of policies with SLA plans."""
+
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = BASE_KEYS + REPORTING_KEYS + PLAN_KEYS
 """Every attribute to register on a namespace."""
 
 SearchValue = str | datetime | bool | int | float | list[str] | None
@@ -98,6 +104,8 @@ def changed_updates(
     event)."""
     updates: list[SearchAttributeUpdate[Any]] = []
     for key in keys:
+        if key.name not in current and key.name not in previous:
+            continue  # an attribute this ticket does not publish (SlaPlan without plans)
         value = current.get(key.name)
         if key.name in previous and previous[key.name] == value:
             continue

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from policies.durations import format_duration
+from policies.durations import format_duration, format_target
+from policies.plan_match import DEFAULT_PLAN
 from workflows.ticket_messages import TicketStatus
 
 
@@ -38,7 +39,8 @@ def current_details(status: TicketStatus) -> str:
         f"State: **{status.state.value}**"
         + (f" ({_cell(status.paused_reason)})" if status.paused_reason else "")
         + f" · team {_cell(status.team)} · assignee {_cell(status.assignee or 'none')}"
-        + f" · policy {status.policy} v{status.policy_version}",
+        + f" · policy {status.policy} v{status.policy_version}"
+        + (f" · SLA plan **{_cell(status.plan)}**" if status.plan != DEFAULT_PLAN else ""),
         "",
     ]
     # A list, not a table: the Web UI renders markdown tables without cell padding, so their
@@ -53,7 +55,7 @@ def current_details(status: TicketStatus) -> str:
         else:
             state = "running" if clock.running else "paused"
         lines.append(
-            f"- **{name}** · target {format_duration(clock.target)} · elapsed "
+            f"- **{name}** · target {format_target(clock.target)} · elapsed "
             f"{format_duration(clock.elapsed)} · due "
             f"{_local(clock.due_at_local or clock.due_at, clock.timezone)} · {state}"
         )

@@ -27,14 +27,13 @@ with workflow.unsafe.imports_passed_through():
         TicketSnapshot,
     )
     from policies.calendar import CalendarSet, builtin_calendars, policy_calendars
-    from policies.contacts import recipients_by_role, split_by_quiet_hours
-    from policies.ladder import describe_condition
     from policies.model import ClockName, Policy
     from workflows import search_attributes as sa
     from workflows import ticket_preconditions as rules
     from workflows import timeouts
     from workflows.ticket_channels import EMAIL, ChannelState, channels_told_of
     from workflows.ticket_details import current_details
+    from workflows.ticket_firing import Firing, fire_due_levels
     from workflows.ticket_messages import (
         AcknowledgeRequest,
         AgentRepliedRequest,
@@ -50,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         ResumeRequest,
         TicketInput,
         TicketStatus,
+        UpdateAttributesRequest,
         UpdateImpactRequest,
         build_status,
         feedback_closes_at,
@@ -58,7 +58,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ticket_outcome import OUTCOME_MEMO, TicketOutcome
     from workflows.ticket_state import (
         Delivery,
-        DueLevel,
         EscalationRecord,
         TicketState,
         TicketStateName,
@@ -259,6 +258,8 @@ class TicketEscalation:
             opened_at,
             notice_key=workflow.info().run_id,
             in_at_order=in_at_order,
+            tags=input.tags,
+            attributes=input.attributes,
         )
 
     async def _sleep_until_next_change(self) -> None:
@@ -325,45 +326,25 @@ class TicketEscalation:
     # -- escalation ------------------------------------------------------------------------
 
     def _fire_due_levels(self) -> None:
-        state = self._require_state()
-        now = workflow.now()
-        # A level's actions (a priority raise) can make another level due at once; the ladder
-        # is finite and each firing consumes a repeat, so this settles.
-        for _ in range(
-            1 + sum(1 + (lvl.repeat.times if lvl.repeat else 0) for lvl in state.policy.levels)
-        ):
-            due = state.due_levels(now, self._calendars)
-            if not due:
-                return
-            for item in due:
-                self._fire(item, now)
+        for firing in fire_due_levels(self._require_state(), workflow.now(), self._calendars):
+            self._send_firing(firing)
 
-    def _fire(self, due: DueLevel, now: datetime) -> None:
+    def _send_firing(self, firing: Firing) -> None:
         state = self._require_state()
-        fields = state.fields
-        # The priority before the level's own actions decides who may be paged at night.
-        priority = fields.priority
-        recipients = recipients_by_role(
-            state.policy, due.level.notify, fields.team, fields.assignee
+        due = firing.due
+        self._metrics.fired(
+            due.level.name, state.policy.name, firing.priority, due.due_at, firing.at
         )
-        now_list, held = split_by_quiet_hours(
-            state.policy, recipients, priority, now, self._calendars
-        )
-        first = len(state.escalations)
-        records = state.record_fire(
-            due, now, now_list, describe_condition(due.level.when), held=held
-        )
-        self._metrics.fired(due.level.name, state.policy.name, priority, due.due_at, now)
         workflow.logger.info(
             "ticket %s: level %s fired (repeat %d) to %d recipient(s), %d held for quiet hours",
-            fields.ticket_id,
+            state.fields.ticket_id,
             due.level.name,
             due.repeat,
-            len(now_list),
-            sum(len(group) for group in held.values()),
-            extra=self._log_extra(due.level.name, priority),
+            len(firing.now_list),
+            sum(len(group) for group in firing.held.values()),
+            extra=self._log_extra(due.level.name, firing.priority),
         )
-        for index, record in enumerate(records, start=first):
+        for index, record in enumerate(firing.records, start=firing.first):
             if record.delivery.status == "pending":
                 self._start_delivery(index)
 
@@ -630,6 +611,8 @@ class TicketEscalation:
             sa.RESOLUTION_DUE_AT.name: resolution.due_at,
             sa.RESPONSE_BREACHED.name: response.breached,
             sa.RESOLUTION_BREACHED.name: resolution.breached,
+            # Only a policy with plans publishes one: every other ticket sends what it did.
+            **({sa.SLA_PLAN.name: state.plan} if state.policy.plans else {}),
         }
 
     def _publish(self) -> None:
@@ -639,7 +622,7 @@ class TicketEscalation:
                 "ticket %s: %s SLA breached", status.ticket_id, clock, extra=self._log_extra()
             )
         current = self._current_search_values(status)
-        keys = sa.BASE_KEYS
+        keys = sa.BASE_KEYS + sa.PLAN_KEYS
         outcome: TicketOutcome | None = None
         if self._reporting:
             outcome = self._require_state().outcome(workflow.now(), self._calendars)
@@ -892,6 +875,26 @@ class TicketEscalation:
     @change_priority.validator
     def _validate_change_priority(self, request: ChangePriorityRequest) -> None:
         self._check(rules.change_priority_problem(self._state, request.priority))
+
+    @workflow.update
+    async def update_attributes(self, request: UpdateAttributesRequest) -> TicketStatus:
+        """New tags or attributes; another SLA plan they choose takes over the clocks that still
+        count, keeping the business time already elapsed."""
+        state = await self._ready()
+        self._validate_update_attributes(request)
+        plan = state.update_attributes(request.tags, request.attributes, workflow.now())
+        if plan is not None:
+            workflow.logger.info(
+                "ticket %s: now on SLA plan %s",
+                state.fields.ticket_id,
+                plan,
+                extra=self._log_extra(),
+            )
+        return self._mark_changed()
+
+    @update_attributes.validator
+    def _validate_update_attributes(self, request: UpdateAttributesRequest) -> None:
+        self._check(rules.update_attributes_problem(self._state, request.attributes))
 
     @workflow.update
     async def update_impact(self, request: UpdateImpactRequest) -> TicketStatus:

@@ -17,6 +17,7 @@ from activities.models import Message, TicketFields
 from policies.calendar import CalendarSet
 from policies.emails import EmailAddress
 from policies.model import PriorityName, Slug
+from policies.plan_match import DEFAULT_PLAN
 from policies.zones import zone
 from workflows.ticket_channels import ChannelState
 from workflows.ticket_outcome import Reopen
@@ -61,6 +62,50 @@ TicketId = Annotated[str, AfterValidator(_ticket_id)]
 OneLine = Annotated[str, AfterValidator(_one_line)]
 Text = Annotated[str, AfterValidator(_no_control)]
 
+MAX_TAGS = 30
+MAX_ATTRIBUTES = 20
+# Letters of any script, digits and a little punctuation: what Zendesk tags, Jira labels and
+# GitHub labels (spaces aside) are made of, and nothing that breaks a log line or a filter.
+_TAG = re.compile(r"^\w[\w:./+-]{0,63}\Z")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+
+
+def _tag(value: str) -> str:
+    if not _TAG.match(value):
+        raise ValueError(
+            f"{value[:80]!r} must be 1-64 letters, digits, '_', ':', '.', '/', '+' or '-', "
+            "starting with a letter or digit (no spaces)"
+        )
+    return value
+
+
+def _unique_tags(values: list[str]) -> list[str]:
+    # Plans compare tags case-insensitively, so "VIP" and "vip" are one tag: keep the first.
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        if value.casefold() not in seen:
+            seen.add(value.casefold())
+            kept.append(value)
+    return kept
+
+
+def _attribute_name(value: str) -> str:
+    if not _ATTRIBUTE_NAME.match(value):
+        raise ValueError(
+            f"{value[:80]!r} must be 1-64 lowercase letters, digits or '_', starting with a "
+            "letter (such as customer_tier)"
+        )
+    return value
+
+
+Tag = Annotated[str, AfterValidator(_tag)]
+"""A ticket tag, such as ``vip``; SLA plans may be chosen by them."""
+Tags = Annotated[list[Tag], AfterValidator(_unique_tags), Field(max_length=MAX_TAGS)]
+AttributeName = Annotated[str, AfterValidator(_attribute_name)]
+"""A ticket attribute's name, such as ``customer_tier``, ``ticket_type`` or ``channel``."""
+AttributeValue = Annotated[OneLine, Field(max_length=200)]
+
 
 def workflow_id_for(ticket_id: str) -> str:
     """The workflow id of a ticket: part of the public contract."""
@@ -81,6 +126,17 @@ class TicketInput(Message):
     critical_service: bool = False
     policy: Slug = "default"
     opened_at: AwareDatetime | None = None
+    tags: Tags = Field(
+        default_factory=list,
+        description=f"Up to {MAX_TAGS} tags, such as vip; the policy's SLA plans may be chosen "
+        "by them.",
+    )
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        description=f"Up to {MAX_ATTRIBUTES} named values, such as customer_tier: gold, "
+        "ticket_type or channel; the policy's SLA plans may be chosen by them.",
+    )
     continued: TicketState | None = Field(
         default=None,
         description="Internal: state carried across continue-as-new. Never set by callers.",
@@ -134,6 +190,26 @@ class ChangePriorityRequest(Message):
     """Re-target the clocks on another priority, keeping the time already elapsed."""
 
     priority: PriorityName
+
+
+class UpdateAttributesRequest(Message):
+    """New tags or attributes; when they choose another SLA plan, the clocks that still count
+    move onto its targets, keeping the business time already elapsed."""
+
+    tags: Tags | None = Field(
+        default=None, description="The ticket's tags from now on (replaces them all)."
+    )
+    attributes: dict[AttributeName, AttributeValue | None] = Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        description="Attributes to set; null removes one. Others keep their values.",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateAttributesRequest:
+        if self.tags is None and not self.attributes:
+            raise ValueError("give tags, attributes or both")
+        return self
 
 
 class UpdateImpactRequest(Message):
@@ -203,13 +279,15 @@ class MigratePolicyRequest(Message):
 class ClockStatus(Message):
     """One SLA clock as the ``status`` query shows it. Times are business time on
     ``calendar``; ``due_at`` is UTC and ``due_at_local`` the same instant in the calendar's
-    zone."""
+    zone. A target in working days shows as the business time it came to when the clock
+    started; ``target`` and ``remaining`` are None for a clock without a target (the resolution
+    clock of response-only targets), which is never due and never breaches."""
 
-    target: timedelta
+    target: timedelta | None
     calendar: str
     timezone: str = "UTC"
     elapsed: timedelta
-    remaining: timedelta
+    remaining: timedelta | None
     due_at: datetime | None
     due_at_local: datetime | None = None
     breached: bool
@@ -223,6 +301,10 @@ class TicketStatus(TicketFields):
 
     policy: str
     policy_version: str
+    plan: str = DEFAULT_PLAN
+    """The SLA plan whose targets the clocks count against."""
+    tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
     state: TicketStateName
     opened_at: datetime
     acknowledged_at: datetime | None
@@ -262,7 +344,7 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
             calendar=clock.calendar,
             timezone=timezone,
             elapsed=elapsed,
-            remaining=max(clock.target - elapsed, timedelta(0)),
+            remaining=None if clock.target is None else max(clock.target - elapsed, timedelta(0)),
             due_at=due_at.astimezone(UTC) if due_at else None,
             due_at_local=due_at.astimezone(zone(timezone)) if due_at else None,
             breached=clock.breached(end, calendars),
@@ -284,6 +366,9 @@ def build_status(state: TicketState, now: datetime, calendars: CalendarSet) -> T
         critical_service=f.critical_service,
         policy=state.policy.name,
         policy_version=state.policy.version,
+        plan=state.plan,
+        tags=list(state.tags),
+        attributes=dict(state.attributes),
         state=state.state,
         opened_at=state.opened_at,
         acknowledged_at=state.acknowledged_at,

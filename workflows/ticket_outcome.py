@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from policies.calendar import CalendarSet
 from policies.clock import SlaClock
 from policies.model import ClockName
+from policies.plan_match import DEFAULT_PLAN
 
 OUTCOME_MEMO = "sla_outcome"
 OUTCOME_VERSION = 1
@@ -45,7 +48,8 @@ class ClockOutcome(_Record):
     """One SLA clock as it stands.
 
     Attributes:
-        target_seconds: The target in business seconds (after any priority change).
+        target_seconds: The target in business seconds (after any priority change); None
+            for a clock without a target (response-only targets), which never breaches.
         business_seconds: Business time counted until the clock stopped, or until ``as_of``
             of the outcome while it still runs or is paused.
         stopped_at: When it stopped for good (first response given, ticket resolved).
@@ -56,7 +60,7 @@ class ClockOutcome(_Record):
         spans_truncated: Whether spans beyond :data:`MAX_SPANS` were left out.
     """
 
-    target_seconds: float
+    target_seconds: float | None
     business_seconds: float
     stopped_at: datetime | None = None
     due_at: datetime | None = None
@@ -77,11 +81,11 @@ class ClockOutcome(_Record):
         elapsed = clock.elapsed(until, calendars)
         spans = [Span(start=s.start, end=s.end, calendar=s.calendar) for s in clock.segments]
         return cls(
-            target_seconds=clock.target.total_seconds(),
+            target_seconds=None if clock.target is None else clock.target.total_seconds(),
             business_seconds=elapsed.total_seconds(),
             stopped_at=clock.stopped_at,
             due_at=clock.due_at(calendars),
-            breached=clock.started and elapsed >= clock.target,
+            breached=clock.target is not None and clock.started and elapsed >= clock.target,
             calendar=clock.calendar,
             spans=spans[:MAX_SPANS],
             spans_truncated=len(spans) > MAX_SPANS,
@@ -122,6 +126,8 @@ class TicketOutcome(_Record):
     customer: str
     policy: str
     policy_version: str
+    plan: str = DEFAULT_PLAN
+    """The SLA plan in force when it was written (left out of the memo when ``default``)."""
     state: str
     opened_at: datetime
     first_response_at: datetime | None = None
@@ -151,6 +157,15 @@ class TicketOutcome(_Record):
         if clock is None or not clock.stopped:
             return None
         return not clock.breached
+
+    @model_serializer(mode="wrap")
+    def _without_default_plan(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Tickets of policies without plans (every ticket before plans existed) write the memo
+        # they always wrote; reading it back gives the default plan.
+        data: dict[str, Any] = handler(self)
+        if data.get("plan") == DEFAULT_PLAN:
+            del data["plan"]
+        return data
 
 
 def paused_seconds(pauses: list[Pause], as_of: datetime) -> float:

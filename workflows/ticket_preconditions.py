@@ -9,10 +9,11 @@ is still opening (loading its policy): then only the checks that need no state a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from workflows import timeouts
-from workflows.ticket_messages import feedback_closes_at
+from workflows.ticket_messages import MAX_ATTRIBUTES, feedback_closes_at
 from workflows.ticket_state import TicketState
 
 
@@ -152,6 +153,23 @@ def change_priority_problem(state: TicketState | None, priority: str) -> str | N
             f"{state.policy.name!r}; defined: {', '.join(state.policy.targets)}"
         )
     return problem
+
+
+def update_attributes_problem(
+    state: TicketState | None, attributes: Mapping[str, str | None]
+) -> str | None:
+    """An open ticket whose attributes stay within their bound once these are set."""
+    problem = resolved_problem(state, "update_attributes")
+    if problem is not None or state is None:
+        return problem
+    kept = {name for name in state.attributes if attributes.get(name, "") is not None}
+    added = {name for name, value in attributes.items() if value is not None}
+    if len(kept | added) > MAX_ATTRIBUTES:
+        return (
+            f"update_attributes.attributes: the ticket would hold {len(kept | added)} attributes, "
+            f"more than {MAX_ATTRIBUTES}; remove some (set them to null) first"
+        )
+    return None
 
 
 def migrate_policy_problem(state: TicketState | None, to_version: str) -> str | None:

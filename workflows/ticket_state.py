@@ -26,7 +26,9 @@ from policies.ladder import (
     condition_uses_clock,
     next_fire_at,
 )
-from policies.model import ClockName, Level, Policy
+from policies.model import ClockName, Level, Policy, Targets
+from policies.plan_match import DEFAULT_PLAN, PlanFacts, select_plan
+from policies.working_days import clock_target
 from workflows.ticket_channels import EMAIL, ChannelState, split_contacts
 from workflows.ticket_outcome import (
     ClockOutcome,
@@ -37,6 +39,7 @@ from workflows.ticket_outcome import (
     paused_seconds,
 )
 from workflows.ticket_timeline import (
+    TABLE_CHANGES,
     HelpdeskEvent,
     TimelineEvent,
     calendars_in_force,
@@ -197,6 +200,10 @@ class TicketState(Message):
     """What the ticket keeps of each channel a notice reached (its Slack thread)."""
     channel_events: int = 0
     """State changes sent to channels so far: numbers their idempotency keys."""
+    plan: str = DEFAULT_PLAN
+    """The SLA plan whose targets the clocks count against (see :mod:`policies.plan_match`)."""
+    tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def open(
@@ -207,15 +214,22 @@ class TicketState(Message):
         notice_key: str,
         *,
         in_at_order: bool = True,
+        tags: list[str] | None = None,
+        attributes: dict[str, str] | None = None,
     ) -> TicketState:
-        """A new ticket whose clocks started at ``opened_at``.
+        """A new ticket whose clocks started at ``opened_at``, on the first of ``policy``'s
+        plans that its customer, ``tags`` and ``attributes`` match.
 
         ``in_at_order`` keeps the event timeline (late events honoured, repeats on their grid);
         the workflow turns it off only to replay tickets opened before those rules.
         """
-        targets = policy.targets[fields.priority]
+        tags, attributes = list(tags or []), dict(attributes or {})
+        plan = select_plan(policy, PlanFacts(fields.customer, tags, attributes), opened_at)
+        targets = policy.plan_targets(plan)[fields.priority]
         clocks = {
-            name: SlaClock(target=targets.for_clock(name), calendar=targets.calendar)
+            name: SlaClock(
+                target=clock_target(targets, name, opened_at, policy), calendar=targets.calendar
+            )
             for name in ClockName
         }
         # The next-reply clock starts with the first customer message after the first response.
@@ -237,6 +251,9 @@ class TicketState(Message):
             clocks=clocks,
             progress={level.name: LevelProgress() for level in policy.levels},
             timeline=[opening] if in_at_order else None,
+            plan=plan,
+            tags=tags,
+            attributes=attributes,
         )
 
     @property
@@ -317,7 +334,7 @@ class TicketState(Message):
         """Why this ticket cannot move onto ``policy``, or None when it can."""
         if policy.name != self.policy.name:
             return f"the ticket runs policy {self.policy.name!r}, not {policy.name!r}"
-        if self.fields.priority not in policy.targets:
+        if self.fields.priority not in policy.plan_targets(self._plan_on(policy)):
             return (
                 f"policy {policy.name!r} v{policy.version} does not define the ticket's priority "
                 f"{self.fields.priority!r}; defined: {', '.join(policy.targets)}"
@@ -330,7 +347,7 @@ class TicketState(Message):
             segment.calendar for clock in self.clocks.values() for segment in clock.segments
         }
         if self.timeline is not None:
-            counted_on |= calendars_in_force(self.timeline, self.policy.targets)
+            counted_on |= calendars_in_force(self.timeline, self.targets())
         missing = sorted(counted_on - set(policy.calendars) - set(builtin_calendars()))
         if missing:
             return (
@@ -349,7 +366,7 @@ class TicketState(Message):
         its name keeps its progress, so it does not notify again for what it already sent.
         Call :meth:`migration_problem` first.
         """
-        previous = self.policy.targets
+        previous = self.targets()
         for level in policy.levels:
             self.progress.setdefault(level.name, LevelProgress())
         self.policy_migrations.append(
@@ -362,7 +379,46 @@ class TicketState(Message):
             )
         )
         self.policy = policy
+        # The new version's plans decide afresh: a plan it renamed or dropped is not kept.
+        self.plan = self._plan_on(policy)
         self._record(TimelineEvent(kind="migrate", at=now, previous_targets=dict(previous)))
+
+    def targets(self) -> dict[str, Targets]:
+        """The targets table the ticket's clocks count against: its plan's."""
+        return self.policy.plan_targets(self.plan)
+
+    def _plan_on(self, policy: Policy) -> str:
+        return select_plan(policy, self.plan_facts(), self.opened_at)
+
+    def plan_facts(self) -> PlanFacts:
+        """What the ticket's plan is chosen by."""
+        return PlanFacts(self.fields.customer, self.tags, self.attributes)
+
+    def update_attributes(
+        self, tags: list[str] | None, attributes: Mapping[str, str | None], now: datetime
+    ) -> str | None:
+        """Replace the tags (when given) and set or remove (``None``) attributes at ``now``.
+
+        When they choose another plan, the clocks that still count move onto its targets and
+        calendar keeping the business time already elapsed, as a priority change does.
+
+        Returns:
+            The plan the ticket moved to, or None when it stays on its plan.
+        """
+        if tags is not None:
+            self.tags = list(tags)
+        for name, value in attributes.items():
+            if value is None:
+                self.attributes.pop(name, None)
+            else:
+                self.attributes[name] = value
+        plan = self._plan_on(self.policy)
+        if plan == self.plan:
+            return None
+        previous = self.targets()
+        self.plan = plan
+        self._record(TimelineEvent(kind="plan", at=now, text=plan, previous_targets=dict(previous)))
+        return plan
 
     def customer_replied(self, at: datetime, now: datetime, calendars: CalendarSet) -> None:
         """A customer message at ``at``: starts a next-reply cycle unless one already runs.
@@ -491,20 +547,23 @@ class TicketState(Message):
         assert self.timeline is not None
         opening, *events = self.timeline
         assert opening.priority is not None
-        migrations = [e for e in events if e.kind == "migrate"]
-        tables = [e.previous_targets or {} for e in migrations[1:]] + [self.policy.targets]
+        # Each policy migration and plan change starts an era with its own targets table;
+        # the fresh state runs each era on a copy of the policy whose own targets are that
+        # table (and no plans), so it measures every stretch on the targets then in force.
+        changes = [e for e in events if e.kind in TABLE_CHANGES]
+        tables = [e.previous_targets or {} for e in changes[1:]] + [self.targets()]
         fresh = TicketState.open(
             self.fields.model_copy(update={"priority": opening.priority}),
             self.policy.model_copy(
-                update={"targets": targets_before(self.timeline, self.policy.targets)}
+                update={"targets": targets_before(self.timeline, self.targets()), "plans": []}
             ),
             self.opened_at,
             self.notice_key,
             in_at_order=False,
         )
         for event in in_at_order(events):
-            if event.kind == "migrate":
-                table = tables[migrations.index(event)]
+            if event.kind in TABLE_CHANGES:
+                table = tables[changes.index(event)]
                 fresh.policy = fresh.policy.model_copy(update={"targets": table})
             fresh._apply(event, calendars, in_at_order=True)
         for name in _CLOCK_FIELDS:
@@ -524,7 +583,7 @@ class TicketState(Message):
             case "priority":
                 assert event.priority is not None
                 self._retarget(event.priority, at)
-            case "migrate":
+            case "migrate" | "plan":
                 self._retarget(self.fields.priority, at, force=True)
             case "acknowledge":
                 self._acknowledge(event.by or "", at)
@@ -574,8 +633,12 @@ class TicketState(Message):
         self.state = TicketStateName.ACKNOWLEDGED if self.acknowledged_at else TicketStateName.OPEN
         if not in_at_order:
             return
-        targets = self.policy.targets[self.fields.priority]
-        resolution.retarget(targets.resolution, targets.calendar, at)
+        targets = self.targets()[self.fields.priority]
+        resolution.retarget(
+            clock_target(targets, ClockName.RESOLUTION, resolution.started_at or at, self.policy),
+            targets.calendar,
+            at,
+        )
         # A message written while the ticket was resolved (reported after the reopening) is
         # still owed an answer; the time the ticket spent resolved counts nothing.
         message, reply = self.last_customer_reply_at, self.last_agent_reply_at
@@ -620,10 +683,13 @@ class TicketState(Message):
     def _retarget(self, priority: str, at: datetime, *, force: bool = False) -> None:
         if priority == self.fields.priority and not force:
             return
-        targets = self.policy.targets[priority]
+        targets = self.targets()[priority]
         for name, clock in self.clocks.items():
             if not clock.stopped:
-                clock.retarget(targets.for_clock(name), targets.calendar, at)
+                # A working-day target counts from the clock's own start, as if the new
+                # targets had applied from there.
+                target = clock_target(targets, name, clock.started_at or at, self.policy)
+                clock.retarget(target, targets.calendar, at)
         self.fields.priority = priority
 
     def _customer_message(self, at: datetime, now: datetime) -> bool:
@@ -645,8 +711,11 @@ class TicketState(Message):
         return True
 
     def _start_reply_cycle(self, at: datetime) -> None:
-        targets = self.policy.targets[self.fields.priority]
-        fresh = SlaClock(target=targets.for_clock(ClockName.NEXT_REPLY), calendar=targets.calendar)
+        targets = self.targets()[self.fields.priority]
+        fresh = SlaClock(
+            target=clock_target(targets, ClockName.NEXT_REPLY, at, self.policy),
+            calendar=targets.calendar,
+        )
         fresh.start(at)
         self.clocks[ClockName.NEXT_REPLY] = fresh
         self.next_reply_cycles += 1
@@ -872,6 +941,7 @@ class TicketState(Message):
             customer=f.customer,
             policy=self.policy.name,
             policy_version=self.policy.version,
+            plan=self.plan,
             state=self.state.value,
             opened_at=self.opened_at,
             first_response_at=self.acknowledged_at,

@@ -35,7 +35,12 @@ EventKind = Literal[
     "impact",
     "reassign",
     "active",
+    "plan",
 ]
+
+TABLE_CHANGES = ("migrate", "plan")
+"""The kinds of event that change the targets table (a policy migration, another SLA plan); each
+carries the table in force before it as ``previous_targets``."""
 
 HelpdeskEvent = Literal["waiting", "active", "solved", "agent_replied", "customer_replied"]
 """What a helpdesk reports: the ticket's status became waiting (on the customer), active or
@@ -45,8 +50,9 @@ solved, or an agent or the customer wrote a public reply."""
 class TimelineEvent(BaseModel):
     """One event of the ticket, at the instant it happened (``at``), with what it carried.
 
-    Only the fields its kind uses are set. ``previous_targets`` (on ``migrate``) is the targets
-    table in force before the migration, so a refold can measure earlier stretches on it.
+    Only the fields its kind uses are set. ``previous_targets`` (on ``migrate`` and ``plan``) is
+    the targets table in force before it, so a refold can measure earlier stretches on it; a
+    ``plan`` event's ``text`` names the plan the ticket moved to.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -116,15 +122,16 @@ def _replace(facts: TicketFacts, **changes: Any) -> TicketFacts:
 def targets_before(
     timeline: list[TimelineEvent], current: dict[str, Targets]
 ) -> dict[str, Targets]:
-    """The targets table in force when the ticket opened (before any policy migration)."""
+    """The targets table in force when the ticket opened (before any migration or plan change)."""
     for event in timeline:
-        if event.kind == "migrate" and event.previous_targets is not None:
+        if event.kind in TABLE_CHANGES and event.previous_targets is not None:
             return event.previous_targets
     return current
 
 
 def calendars_in_force(timeline: list[TimelineEvent], current: dict[str, Targets]) -> set[str]:
-    """Every calendar the ticket's priority named at some instant, under any policy version.
+    """Every calendar the ticket's priority named at some instant, under any policy version
+    and SLA plan.
 
     A late event folds the clocks again from the opening, so each of these calendars may be
     measured again, wherever a late event's stretch falls.
@@ -133,9 +140,9 @@ def calendars_in_force(timeline: list[TimelineEvent], current: dict[str, Targets
     priority = timeline[0].priority
     assert priority is not None
     used = {table[priority].calendar}
-    migrations = [e for e in timeline if e.kind == "migrate"]
+    migrations = [e for e in timeline if e.kind in TABLE_CHANGES]
     for event in timeline:
-        if event.kind == "migrate":
+        if event.kind in TABLE_CHANGES:
             later = migrations[migrations.index(event) + 1 :]
             table = later[0].previous_targets or current if later else current
         elif event.kind == "priority" and event.priority is not None:

@@ -16,6 +16,7 @@ from activities.email_content import (
     render_subject,
     template_data,
 )
+from activities.probes import drill_headline, is_drill
 
 WEBHOOK_SCHEMA_VERSION = 1
 """The version of the webhook body's ``data`` (docs/channels.md): fields are only added within
@@ -44,7 +45,9 @@ _EVENT_WORDS: dict[ChannelEvent, str] = {
 
 def headline(notice: ChannelNotice) -> str:
     """One line: ``[P1] T-1042 Checkout down: response-breached``, or the ticket's new state
-    for an event (``... : acknowledged``), or a test marker."""
+    for an event (``... : acknowledged``), or a test marker (``[TEST]``, a drill's ``[DRILL]``)."""
+    if notice.event == "test" and is_drill(notice.notice):
+        return clean_field(drill_headline(notice.notice), 200)
     subject = render_subject(notice.notice)
     if notice.event == "test":
         return clean_field(f"[TEST] {subject}", 200)
@@ -58,9 +61,12 @@ def headline(notice: ChannelNotice) -> str:
 
 
 def status_line(notice: ChannelNotice) -> str:
-    """What the reader should know first: why the level fired, or what changed."""
+    """What the reader should know first: why the level fired, what changed, or (a drill) who
+    it tests and what is asked of them."""
     if notice.event == "level":
         return clean_field(f"Level {notice.notice.level} fired: {notice.notice.reason}", 500)
+    if notice.event == "test" and is_drill(notice.notice):
+        return clean_field(notice.notice.reason, 500)
     return clean_field(f"Ticket {_EVENT_WORDS[notice.event]}", 500)
 
 

@@ -39,6 +39,7 @@ Reopened:Bool
 Csat:Double
 EscalationLevels:KeywordList
 BreachedClocks:KeywordList
+SlaPlan:Keyword
 "
 
 # Runs a command until it succeeds, once a second, at most $ATTEMPTS times. The server may still

@@ -22,12 +22,15 @@ from escalations.intake.events import SOURCES
 from policies.emails import MAX_ADDRESS_LENGTH, EmailAddress
 from policies.model import PriorityName, Slug
 from workflows.ticket_messages import (
+    AttributeName,
     OneLine,
     ReassignRequest,
+    Tag,
     Text,
     TicketId,
     TicketInput,
     TicketStatus,
+    UpdateAttributesRequest,
     UpdateImpactRequest,
 )
 from workflows.ticket_state import TicketStateName
@@ -110,6 +113,8 @@ _STRING_RULES: dict[Callable[..., Any], dict[str, Any]] = {
     # One line, no control characters, not blank (whitespace alone is blank).
     _checked_by(OneLine): {"pattern": f"^{_LINE_CHAR}*{_VISIBLE}{_LINE_CHAR}*$"},
     _checked_by(Text): {"pattern": r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"},
+    _checked_by(Tag): {"pattern": r"^\w[\w:./+-]{0,63}$"},
+    _checked_by(AttributeName): {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
 }
 
 
@@ -174,6 +179,14 @@ def _schemas() -> dict[str, Any]:
             {"required": [name], "properties": {name: _not_null(properties[name])}}
             for name in names
         ]
+    # An attribute's name is checked too: patternProperties alone lets other names through.
+    for model in (TicketInput, UpdateAttributesRequest):
+        schemas[model.__name__]["properties"]["attributes"]["additionalProperties"] = False
+    # "tags, attributes or both", where an empty attributes object counts as none.
+    schemas[UpdateAttributesRequest.__name__]["anyOf"] = [
+        {"required": ["tags"], "properties": {"tags": {"type": "array"}}},
+        {"required": ["attributes"], "properties": {"attributes": {"minProperties": 1}}},
+    ]
     # The TicketState schema came in only through ``continued``, which callers never send.
     schemas.pop("TicketState", None)
     schemas["Error"] = {

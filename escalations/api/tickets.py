@@ -40,6 +40,7 @@ UPDATE_REQUESTS: dict[str, type[BaseModel]] = {
     "agent_replied": messages.AgentRepliedRequest,
     "change_priority": messages.ChangePriorityRequest,
     "update_impact": messages.UpdateImpactRequest,
+    "update_attributes": messages.UpdateAttributesRequest,
     "reassign": messages.ReassignRequest,
     "migrate_policy": messages.MigratePolicyRequest,
     "report_event": messages.ReportEventRequest,

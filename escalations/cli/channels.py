@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
 from activities.channels.dispatch import channel_mode
-from activities.channels.models import ChannelNotice
-from activities.models import NotificationRequest, TicketSnapshot
+from activities.probes import probe_notice, probe_request
 from escalations.runtime.config import load_settings
 from escalations.runtime.worker import build_channel_activities
 from policies.loader import PolicyError, load_named_policy
@@ -74,35 +73,22 @@ def _test(args: argparse.Namespace) -> int:
         )
         return 1
     settings = load_settings()
-    now = datetime.now(UTC).replace(microsecond=0)
     key = f"channel-test-{uuid.uuid4()}"
-    priority = next(iter(policy.targets))
-    notice = ChannelNotice(
-        name=args.name,
-        channel=channel,
-        event="test",
-        ticket_key=key,
-        notice=NotificationRequest(
-            idempotency_key=key,
-            channel=args.name,
-            recipients=[args.name],
-            level="channel-test",
-            reason=f"a test of channel {args.name} of policy {policy.name}; no action needed",
-            due_at=now,
-            ticket=TicketSnapshot(
-                ticket_id="TEST",
-                title="Test of an escalation channel",
-                priority=priority,
-                team="test",
-                customer="test",
-                requester="escalations channels test",
-                state="open",
-                opened_at=now - timedelta(minutes=1),
-            ),
-            policy=policy.name,
-            policy_version=policy.version,
-        ),
+    request = probe_request(
+        policy,
+        key=key,
+        channel=args.name,
+        recipients=[args.name],
+        level="channel-test",
+        reason=f"a test of channel {args.name} of policy {policy.name}; no action needed",
+        ticket_id="TEST",
+        title="Test of an escalation channel",
+        priority=next(iter(policy.targets)),
+        team="test",
+        requester="escalations channels test",
+        now=datetime.now(UTC).replace(microsecond=0),
     )
+    notice = probe_notice(args.name, channel, request)
     try:
         result = build_channel_activities(settings).deliver(notice, None)
     except ApplicationError as err:

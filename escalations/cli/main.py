@@ -21,6 +21,10 @@ from escalations.cli.api import add_api_command
 from escalations.cli.api_keys import add_api_key_commands
 from escalations.cli.arguments import positive_int, positive_number
 from escalations.cli.channels import add_channels_commands
+from escalations.cli.drill import add_drill_command
+from escalations.cli.oncall import add_oncall_commands
+from escalations.cli.policy_explain import add_policy_explain_command
+from escalations.cli.policy_simulate import add_policy_simulate_command
 from escalations.cli.report import add_report_command
 from escalations.cli.schedules import add_schedule_commands
 from escalations.cli.security import add_security_commands
@@ -115,7 +119,9 @@ def _policy_check(args: argparse.Namespace) -> int:
             continue
         print(
             f"{path}: ok (policy {policy.name} v{policy.version}, {len(policy.levels)} levels, "
-            f"priorities {', '.join(policy.targets)})"
+            f"priorities {', '.join(policy.targets)}"
+            + (f"; plans {', '.join(policy.plan_names())}" if policy.plans else "")
+            + ")"
         )
     return 0 if ok else 1
 
@@ -163,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_slo_commands(commands)
     add_report_command(commands)
     add_channels_commands(commands)
+    add_drill_command(commands)
+    add_oncall_commands(commands)
 
     p = commands.add_parser(
         "bench", help="measure escalation lateness and throughput against the Temporal floor"
@@ -198,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = policy_commands.add_parser("check", help="validate policy files")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="policy YAML files")
     p.set_defaults(handler=_policy_check)
+    add_policy_explain_command(policy_commands)
+    add_policy_simulate_command(policy_commands)
     return parser
 
 

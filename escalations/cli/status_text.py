@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from policies.durations import format_duration
+from policies.durations import format_target
+from policies.plan_match import DEFAULT_PLAN
 from policies.zones import zone
 from workflows.ticket_messages import ClockStatus, TicketStatus
 
@@ -38,6 +39,12 @@ def describe_status(status: TicketStatus) -> str:
         f"{status.assignee or 'none'} · policy {status.policy} v{status.policy_version}",
         f"  opened {_when(status.opened_at)}",
     ]
+    if status.plan != DEFAULT_PLAN or status.tags or status.attributes:
+        shown = [f"SLA plan {status.plan}"]
+        if status.tags:
+            shown.append("tags " + ", ".join(status.tags))
+        shown += [f"{name}={value}" for name, value in status.attributes.items()]
+        lines.append("  " + " · ".join(shown))
     for migration in status.policy_migrations:
         lines.append(
             f"  policy v{migration.from_version} -> v{migration.to_version} "
@@ -63,7 +70,7 @@ def describe_status(status: TicketStatus) -> str:
         )
         lines.append(
             f"  {name:<{width}}  due {_when(clock.due_at)}{local}  "
-            f"(target {format_duration(clock.target)}, {clock.calendar})  {_clock_state(clock)}"
+            f"(target {format_target(clock.target)}, {clock.calendar})  {_clock_state(clock)}"
         )
     if status.next_reply_cycles:
         lines.append(

@@ -102,10 +102,35 @@ def _open(args: argparse.Namespace) -> Action:
             "critical_service": args.critical_service,
             "policy": args.policy,
             "opened_at": args.opened_at,
+            "tags": args.tag,
+            "attributes": _attribute_pairs(args.attribute),
         },
-        {"ticket_id": "--id"},
+        {"ticket_id": "--id", "tags": "--tag", "attributes": "--attribute"},
     )
     return lambda client: client.open(ticket)
+
+
+def _attribute_pairs(pairs: list[str] | None) -> dict[str, str | None] | None:
+    """``--attribute customer_tier=gold`` (``name=`` with nothing after it removes one)."""
+    if pairs is None:
+        return None
+    found: dict[str, str | None] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ArgumentProblem(f"--attribute: {pair[:80]!r} is not NAME=VALUE")
+        found[name.strip()] = value if value else None
+    return found
+
+
+def _attributes(args: argparse.Namespace) -> Action:
+    request = build_request(
+        messages.UpdateAttributesRequest,
+        {"tags": args.tag, "attributes": _attribute_pairs(args.attribute)},
+        {"tags": "--tag", "attributes": "--attribute"},
+    )
+    ticket_id = ticket_id_argument(args.id)
+    return lambda client: client.update_attributes(ticket_id, request)
 
 
 def _ack(args: argparse.Namespace) -> Action:
@@ -235,6 +260,13 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--critical-service", action="store_true", default=None, help="a critical service is down"
     )
     p.add_argument("--policy", help="escalation policy name (default: default)")
+    p.add_argument("--tag", action="append", metavar="TAG", help="a tag, e.g. vip (repeatable)")
+    p.add_argument(
+        "--attribute",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a named attribute, e.g. customer_tier=gold (repeatable)",
+    )
     p.add_argument(
         "--opened-at",
         type=aware_datetime,
@@ -297,6 +329,24 @@ def add_ticket_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     p = command("impact", _impact, "update affected users and/or critical-service flag")
     p.add_argument("--affected-users", type=int, metavar="N", help="how many users are affected")
     p.add_argument("--critical-service", type=true_false, metavar="true|false", help="critical?")
+
+    p = command(
+        "attributes",
+        _attributes,
+        "set tags and attributes; the SLA plan they choose takes over the running clocks",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="the ticket's tags from now on (repeatable; replaces them all)",
+    )
+    p.add_argument(
+        "--attribute",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set an attribute; NAME= removes it (repeatable)",
+    )
 
     p = command("reassign", _reassign, "hand the ticket to another assignee and/or team")
     p.add_argument("--assignee", help="new assignee's email address")

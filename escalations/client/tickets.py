@@ -287,6 +287,11 @@ class TicketClient:
     ) -> TicketStatus:
         return await self._update(ticket_id, TicketEscalation.change_priority, request)
 
+    async def update_attributes(
+        self, ticket_id: str, request: messages.UpdateAttributesRequest
+    ) -> TicketStatus:
+        return await self._update(ticket_id, TicketEscalation.update_attributes, request)
+
     async def update_impact(
         self, ticket_id: str, request: messages.UpdateImpactRequest
     ) -> TicketStatus:
@@ -370,6 +375,7 @@ UPDATES = (
     "agent_replied",
     "change_priority",
     "update_impact",
+    "update_attributes",
     "reassign",
     "migrate_policy",
     "report_event",

@@ -1,4 +1,4 @@
-"""A helpdesk's mapping file: what its statuses, priorities, groups and people mean here.
+"""A helpdesk's mapping file: what its statuses, priorities, groups, people and tags mean here.
 
 One YAML file per source (``zendesk.yaml``, ``jira.yaml``, ...). The shipped ones
 (``escalations/intake/mappings/``) fit each helpdesk's out-of-the-box values and the shipped
@@ -21,6 +21,7 @@ from policies.channels import SecretRef
 from policies.emails import EmailAddress
 from policies.loader import PolicyError, validate_yaml
 from policies.model import Policy, PriorityName, Slug
+from workflows.ticket_messages import MAX_ATTRIBUTES, AttributeName
 
 MAX_MAPPING_BYTES = 256 * 1024
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,15}\Z")
@@ -40,6 +41,17 @@ def _value(text: str) -> str:
 
 
 SourceValue = Annotated[str, AfterValidator(_value)]
+
+
+def _field_name(text: str) -> str:
+    # Matched exactly, as the reader names the field (Jira ``customfield_10020``).
+    if not text.strip() or _CONTROL.search(text) or len(text) > 200:
+        raise ValueError("must be a custom field's name: 1-200 characters on one line")
+    return text
+
+
+FieldName = Annotated[str, AfterValidator(_field_name)]
+"""A custom field as the source's reader names it in ``fields``."""
 
 
 def _prefix(text: str) -> str:
@@ -119,6 +131,13 @@ class Mapping(_Strict):
     login_domain: Annotated[str, AfterValidator(_domain)] | None = None
     """An address for a login the ``people`` table does not name: ``<login>@<login_domain>``."""
     impact: Impact = Impact()
+    tags: bool = False
+    """The source's tags become the ticket's tags (those valid as tags here), so that SLA plans
+    may be chosen by them; every change of them is then an ``update_attributes``."""
+    attributes: dict[AttributeName, FieldName] = Field(
+        default_factory=dict, max_length=MAX_ATTRIBUTES
+    )
+    """Ticket attributes (``customer_tier``) by the custom field that gives each."""
 
     def priority_for(self, value: str | None, tags: tuple[str, ...]) -> str:
         """The policy priority of a source priority (or of the ticket's priority tags)."""

@@ -3,8 +3,8 @@
 Pure: no Temporal, no I/O. Each request carries an update id built from the source's delivery
 id, so a redelivered event asks for the same updates and the ticket applies each once. What
 happened on the helpdesk's timeline (a status, a reply) becomes a ``report_event`` at the
-source's time; facts (priority, group, assignee, impact) become the plain updates, applied
-when they arrive.
+source's time; facts (priority, group, assignee, impact, and the tags and attributes of
+:mod:`escalations.intake.attributes`) become the plain updates, applied when they arrive.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 
 from pydantic import BaseModel, ValidationError
 
+from escalations.intake import attributes
 from escalations.intake.events import SourceEvent, SourceTicket
 from escalations.intake.mapping import Mapping
 from workflows.ticket_messages import (
@@ -116,6 +117,8 @@ class _Builder:
                 f"{ticket.requester!r} is not an email address and the mapping's people table "
                 "does not name it (add it there, or set login_domain)",
             )
+        carried = attributes.carried(ticket, m)
+        self.skipped += carried.skipped
         values = {
             "ticket_id": self.ticket_id,
             "title": _one_line(ticket.title) or f"{self.event.source} ticket {ticket.ref}",
@@ -127,6 +130,7 @@ class _Builder:
             "policy": m.policy,
             "opened_at": self.event.at,
             **self._impact(ticket),
+            **carried.opening(),
         }
         self.add(OPEN, _build(TicketInput, values), "open")
 
@@ -158,6 +162,10 @@ class _Builder:
         if changed & {"tags", "fields"} and self._impact(ticket):
             request = _build(UpdateImpactRequest, self._impact(ticket))
             self.add("update_impact", request, "impact")
+        update, skipped = attributes.update_request(ticket, m, changed)
+        self.skipped += skipped
+        if update is not None:
+            self.add("update_attributes", update, "attributes")
 
     def comment(self) -> None:
         comment = self.event.comment

@@ -186,7 +186,9 @@ async def test_outage_pause_resume_and_policy_migration(
     for name in ("a", "b", "logs"):
         status = await query_status(handles[name])
         assert status.policy_version == "2"
-        assert status.clocks["first_response"].target.total_seconds() == 2 * 3600
+        target = status.clocks["first_response"].target
+        assert target is not None
+        assert target.total_seconds() == 2 * 3600
         assert status.policy_migrations[0].by == "ops@example.com"
     assert (await query_status(handles["other"])).policy_version == "1"
     for handle in handles.values():

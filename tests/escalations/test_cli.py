@@ -144,6 +144,24 @@ def test_policy_check_reports_bad_yaml_and_missing_files(
         ),
         pytest.param(["ticket", "status", "../x"], "ID: '../x' must be", id="bad-positional-id"),
         pytest.param(["ticket", "priority", "T-1", "urgent!"], "PRIORITY: ", id="bad-priority"),
+        pytest.param(
+            ["ticket", "attributes", "T-1"], "give --tag, --attribute or both", id="no-attributes"
+        ),
+        pytest.param(
+            ["ticket", "attributes", "T-1", "--attribute", "tier"],
+            "--attribute: 'tier' is not NAME=VALUE",
+            id="attribute-without-value",
+        ),
+        pytest.param(
+            ["ticket", "attributes", "T-1", "--attribute", "Tier=gold"],
+            "--attribute: 'Tier' must be 1-64 lowercase letters",
+            id="bad-attribute-name",
+        ),
+        pytest.param(
+            ["ticket", "attributes", "T-1", "--tag", "two words"],
+            "--tag: 'two words' must be 1-64 letters",
+            id="bad-tag",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_flag(

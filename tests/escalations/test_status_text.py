@@ -48,3 +48,15 @@ def test_web_ui_details_show_local_due_times_and_held_notices() -> None:
     assert "next_reply" not in details  # not started: no row
     assert "Held for quiet hours: 1 notice(s), the next until 2026-11-23 08:00:00 UTC" in details
     assert "<b>" not in details
+
+
+def test_the_plan_tags_and_attributes_show_when_a_ticket_has_them() -> None:
+    plain = p3_status_with_held_notice()
+    assert "SLA plan" not in describe_status(plain)
+    assert "SLA plan" not in current_details(plain)
+    gold = plain.model_copy(
+        update={"plan": "gold", "tags": ["vip"], "attributes": {"customer_tier": "<gold>"}}
+    )
+    assert "  SLA plan gold · tags vip · customer_tier=<gold>" in describe_status(gold)
+    details = current_details(gold.model_copy(update={"plan": "gold<script>"}))
+    assert "SLA plan **gold&lt;script>**" in details

@@ -53,6 +53,10 @@ UPDATES: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "agent_replied": (messages.AgentRepliedRequest, {"by": "Ann Agent"}),
     "change_priority": (messages.ChangePriorityRequest, {"priority": "P2"}),
     "update_impact": (messages.UpdateImpactRequest, {"affected_users": 600}),
+    "update_attributes": (
+        messages.UpdateAttributesRequest,
+        {"tags": ["vip"], "attributes": {"customer_tier": "gold"}},
+    ),
     "reassign": (messages.ReassignRequest, {"assignee": "bob@example.com", "team": "platform"}),
     "feedback": (messages.FeedbackRequest, {"csat": 4, "comment": "Fixed quickly."}),
     "reopen": (messages.ReopenRequest, {"by": "buyer@acme.example", "reason": "still failing"}),

@@ -114,6 +114,7 @@ def test_time_resolved_between_reopenings_never_counts(
         assert not clock.stopped
     assert clock.elapsed(now, calendars) == worked
     due = clock.due_at(calendars)
+    assert clock.target is not None
     if worked < clock.target:
         assert due is not None
         assert due == calendars[calendar].add(now, clock.target - worked)

@@ -424,7 +424,36 @@ async def helpdesk_reports(rec: Recording) -> Handle:
     return handle
 
 
+async def sla_plans(rec: Recording) -> Handle:
+    """A P2 ticket under the shipped ``tiered`` policy, opened on its ``standard`` plan by a tag
+    (P2 response 2h on support hours), moved onto ``gold`` (30m, 24x7) by ``update_attributes``
+    after 20 minutes; gold's response levels then fire on the time already counted."""
+    env = rec.env
+    handle = await rec.open_ticket(
+        priority="P2", policy="tiered", tags=["standard-sla"], attributes={"region": "emea"}
+    )
+    opened = await handle.query(TicketEscalation.status)
+    _expect(opened.plan == "standard", "opened on the standard plan", opened.plan)
+    await env.sleep(timedelta(minutes=20))
+    moved = await handle.execute_update(
+        TicketEscalation.update_attributes,
+        messages.UpdateAttributesRequest(attributes={"customer_tier": "gold"}),
+    )
+    _expect(moved.plan == "gold", "moved onto the gold plan", moved.plan)
+    await env.sleep(timedelta(hours=1))
+    status = await handle.query(TicketEscalation.status)
+    fired = [e.level for e in status.escalations]
+    _expect(
+        "response-at-risk" in fired and "response-breached" in fired,
+        "gold's response levels fired",
+        fired,
+    )
+    await handle.execute_update(TicketEscalation.resolve, messages.ResolveRequest(by="agent"))
+    return handle
+
+
 TIME_SKIPPING: dict[str, Scenario] = {
+    "sla-plans": sla_plans,
     "helpdesk-reports": helpdesk_reports,
     "channels": channels,
     "every-update": every_update,

@@ -27,6 +27,7 @@ UPDATES = (
     "resume",
     "change_priority",
     "update_impact",
+    "update_attributes",
     "reassign",
     "customer_replied",
     "agent_replied",

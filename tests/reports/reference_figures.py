@@ -261,7 +261,11 @@ def _histograms(outcomes: Sequence[TicketOutcome]) -> list[Histogram]:
     targets: dict[str, set[float]] = defaultdict(set)
     for outcome in outcomes:
         clock = outcome.clocks.get(ClockName.FIRST_RESPONSE)
-        if clock is None or clock.stopped_at is None or clock.target_seconds <= 0:
+        if clock is None or clock.stopped_at is None:
+            continue
+        # Only a resolution clock may go without a target: a first response always has one.
+        assert clock.target_seconds is not None
+        if clock.target_seconds <= 0:
             continue
         share = clock.business_seconds / clock.target_seconds * 100
         # Breached means business time >= target, so a share of exactly 100% (or a float a

@@ -29,7 +29,7 @@ def tickets() -> list[TicketOutcome]:
             pauses=[pause(30, after_customer_reply=True, reason="<b>logs</b>")],
             paused_seconds=108000,
         ),
-        outcome("C", team="identity", opened_day=1, first=600, reopens=[reopen()]),
+        outcome("C", team="identity", opened_day=1, first=600, reopens=[reopen()], plan="gold"),
         outcome(
             "D",
             priority="P2",
@@ -120,13 +120,14 @@ def test_group_by_level_counts_a_ticket_in_each_level_that_fired() -> None:
     }
 
 
-@pytest.mark.parametrize("group_by", ["team", "customer", "policy"])
+@pytest.mark.parametrize("group_by", ["team", "customer", "policy", "plan"])
 def test_other_groupings(group_by: GroupBy) -> None:
     groups = {g.group: g.opened for g in report(group_by).groups}
     expected = {
         "team": {"identity": 2, "payments": 3},
         "customer": {"Acme": 3, "Beta": 1, "Gamma": 1},
         "policy": {"legacy": 1, "standard": 4},
+        "plan": {"default": 4, "gold": 1},
     }
     assert groups == expected[group_by]
 

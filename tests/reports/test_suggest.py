@@ -98,6 +98,7 @@ def test_attainment_counts_the_target_itself_as_a_miss_like_breached() -> None:
     assert attainment([], 20) is None
     outcome = clock(900, 900)
     assert outcome.breached
+    assert outcome.target_seconds is not None
     assert attainment([outcome.business_seconds], outcome.target_seconds) == 0
 
 

@@ -304,7 +304,11 @@ class _Ticket:
         return None
 
     def target(self, name: ClockName, run: _Run) -> timedelta:
-        return self.policy.targets[run.priority].for_clock(name)
+        target = self.policy.targets[run.priority].for_clock(name)
+        # The model counts plain durations only: its policies have no working-day targets and
+        # every clock has one.
+        assert isinstance(target, timedelta)
+        return target
 
     def clock(self, name: ClockName, now: datetime) -> ClockView:
         run = self.runs[name]

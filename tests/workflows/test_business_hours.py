@@ -509,6 +509,9 @@ async def test_status_shows_remaining_business_time(harness: Harness) -> None:
     status = await harness.status_after(handle, timedelta(seconds=1))
 
     response, resolution = status.clocks["first_response"], status.clocks["resolution"]
+    # The "hours" policy's P3 targets are plain durations on both clocks.
+    assert response.target is not None
+    assert resolution.target is not None
     # Mon 16:30-17:00 (30m) + Tue 09:00-12:00 (3h) = 3h30m.
     assert response.elapsed == timedelta(hours=3, minutes=30)
     assert response.remaining == response.target - response.elapsed == timedelta(minutes=30)
@@ -524,6 +527,7 @@ async def test_status_shows_remaining_business_time(harness: Harness) -> None:
     await harness.advance_to(wall(tuesday, 17, 30))
     evening = await harness.refresh(handle)
     response, resolution = evening.clocks["first_response"], evening.clocks["resolution"]
+    assert resolution.target is not None
     assert response.elapsed == timedelta(hours=7, minutes=30)
     assert response.remaining == UTC_ZERO  # breached at 13:30; never negative
     assert response.breached

@@ -29,6 +29,7 @@ ALLOWED_IMPORTS = {
     "__future__": "annotations only",
     "asyncio": "tasks and conditions run on the workflow's own deterministic event loop",
     "bisect": "pure",
+    "calendar": "pure: monthrange, for the yearly rules of an iCalendar holiday feed",
     "collections": "pure",
     "contextlib": "pure",
     "dataclasses": "pure",

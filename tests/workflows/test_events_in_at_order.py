@@ -27,7 +27,7 @@ from tests.workflows.clock_reference import (
     expected,
 )
 from tests.workflows.tickets import open_state
-from workflows.ticket_messages import build_status
+from workflows.ticket_messages import ClockStatus, build_status
 from workflows.ticket_state import TicketState
 
 POLICY = parse_policy(
@@ -117,19 +117,22 @@ def view_of(state: TicketState, now: datetime) -> TicketView:
         last_agent_reply_at=state.last_agent_reply_at,
         pauses=[PauseView(p.start, p.end, p.reason, p.after_customer_reply) for p in state.pauses],
         reopens=[ReopenView(r.at, r.by, r.reason, r.resolved_at) for r in state.reopens],
-        clocks={
-            name: ClockView(
-                target=c.target,
-                calendar=c.calendar,
-                elapsed=c.elapsed,
-                due_at=c.due_at,
-                breached=c.breached,
-                started=c.started,
-                running=c.running,
-                stopped_at=c.stopped_at,
-            )
-            for name, c in status.clocks.items()
-        },
+        clocks={name: _clock_view(c) for name, c in status.clocks.items()},
+    )
+
+
+def _clock_view(clock: ClockStatus) -> ClockView:
+    # Every priority of POLICY has a plain-duration target on every clock.
+    assert clock.target is not None
+    return ClockView(
+        target=clock.target,
+        calendar=clock.calendar,
+        elapsed=clock.elapsed,
+        due_at=clock.due_at,
+        breached=clock.breached,
+        started=clock.started,
+        running=clock.running,
+        stopped_at=clock.stopped_at,
     )
 
 

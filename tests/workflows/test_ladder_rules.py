@@ -42,6 +42,7 @@ async def test_repeats_skip_the_grid_points_that_fell_while_paused(harness: Harn
     resumed = await handle.execute_update(TicketEscalation.resume, ResumeRequest())
     response = resumed.clocks["first_response"]
     assert response.due_at is not None
+    assert response.remaining is not None
     resumed_at = response.due_at - response.remaining
 
     status = await harness.status_after(handle, 10 * MINUTE)

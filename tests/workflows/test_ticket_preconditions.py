@@ -73,6 +73,7 @@ def test_event_times_are_stored_in_utc() -> None:
         lambda s: rules.resolved_problem(s, "update_impact"),
         lambda s: rules.resolved_problem(s, "reassign"),
         lambda s: rules.migrate_policy_problem(s, "9"),
+        lambda s: rules.update_attributes_problem(s, {"customer_tier": "gold"}),
     ],
 )
 def test_a_resolved_ticket_takes_only_feedback_and_reopening(check: object) -> None:

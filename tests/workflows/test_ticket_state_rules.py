@@ -82,7 +82,7 @@ def test_resume_leaves_an_idle_next_reply_clock_idle() -> None:
 def test_quiet_hours_hold_the_manager_until_berlin_opens() -> None:
     # Saturday 6 June 2026, 10:00 UTC: Berlin's manager-day calendar is closed until Monday.
     saturday = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
-    recipients = recipients_by_role(POLICY, ["manager", "team_lead"], "payments", None)
+    recipients = recipients_by_role(POLICY, ["manager", "team_lead"], "payments", None, saturday)
     now, held = split_by_quiet_hours(POLICY, recipients, "P3", saturday, CALENDARS)
     assert now == ["lead@example.com"]
     [(release, group)] = held.items()
@@ -92,7 +92,7 @@ def test_quiet_hours_hold_the_manager_until_berlin_opens() -> None:
 
 def test_urgent_priorities_page_at_any_hour() -> None:
     saturday = datetime(2026, 6, 6, 10, 0, tzinfo=UTC)
-    recipients = recipients_by_role(POLICY, ["manager"], "payments", None)
+    recipients = recipients_by_role(POLICY, ["manager"], "payments", None, saturday)
     now, held = split_by_quiet_hours(POLICY, recipients, "P1", saturday, CALENDARS)
     assert now == ["manager@example.com"]
     assert held == {}
