@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities import errors
 from activities.email_content import clean_field, render_email, template_data
 from activities.models import DeliveryResult, NotificationRequest
+from policies.emails import unique_ignoring_case
 
 DEFAULT_HOST = "https://api.sendgrid.com"
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -96,7 +97,7 @@ class SendGridSender:
         body: dict[str, Any] = {
             "personalizations": [
                 {"to": [{"email": address}], **personalization_extra}
-                for address in unique_addresses(request.recipients)
+                for address in unique_ignoring_case(request.recipients)
             ],
             "from": {"email": self._from_address},
             "subject": rendered.subject,
@@ -110,7 +111,7 @@ class SendGridSender:
                 "idempotency_key": clean_field(request.idempotency_key, _MAX_CUSTOM_ARG),
                 "repeat": str(request.repeat),
             },
-            "categories": unique_addresses(["escalation", level]),
+            "categories": unique_ignoring_case(["escalation", level]),
         }
         if request.template_id:
             body["template_id"] = request.template_id
@@ -196,17 +197,6 @@ class SendGridSender:
         # SendGrid does not echo keys, but a proxy or a future error format might; the key
         # must never reach workflow history, where failure messages are stored for good.
         return text.replace(self._api_key, "[redacted]")
-
-
-def unique_addresses(values: Iterable[str]) -> list[str]:
-    """Values in order without repeats (case-insensitive, as email addresses compare)."""
-    seen: set[str] = set()
-    kept = []
-    for value in values:
-        if value.casefold() not in seen:
-            seen.add(value.casefold())
-            kept.append(value)
-    return kept
 
 
 def _error_text(body: bytes | str | None) -> str:

@@ -23,7 +23,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities import errors
 from activities.models import DeliveryResult
-from activities.sendgrid_email import unique_addresses
 from activities.slo_email import PreparedEmail, PreparedEmailSender, alert_email
 from activities.slo_models import (
     ALERT_WORKFLOW,
@@ -41,7 +40,7 @@ from activities.slo_models import (
     alert_workflow_id,
 )
 from policies.contacts import resolve_recipients
-from policies.emails import is_email_address
+from policies.emails import is_email_address, unique_ignoring_case
 from policies.loader import PolicyError, find_policy_file, load_named_policy
 from policies.model import Policy
 from reports.burn_rate import evaluate_objective
@@ -252,7 +251,7 @@ def _alert_recipients(policies: Iterable[Policy], now: datetime) -> list[str]:
 
     SLO alerts are emails: a role's channels (Slack, PagerDuty, ...) are left out here.
     """
-    return unique_addresses(
+    return unique_ignoring_case(
         address
         for policy in policies
         for address in resolve_recipients(policy, policy.slo_alert_roles(), "", None, now)

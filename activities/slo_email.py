@@ -21,9 +21,10 @@ from activities.delivery_ledger import DeliveryLedger, send_once
 from activities.email_content import clean_field, format_moment
 from activities.models import DeliveryResult
 from activities.outbox import FILE_POLICY, OutboxWriter, message_id_for
-from activities.sendgrid_email import DEFAULT_HOST, SendGridSender, unique_addresses
+from activities.sendgrid_email import DEFAULT_HOST, SendGridSender
 from activities.slo_models import AlertNotice, WindowFigures
 from policies.durations import format_duration
+from policies.emails import unique_ignoring_case
 
 _MAX_KEY = 1000
 
@@ -57,7 +58,7 @@ class SendGridPreparedSender(SendGridSender):
 
     def prepared_body(self, email: PreparedEmail) -> dict[str, Any]:
         """The ``mail/send`` body: one personalization per recipient, as for notices."""
-        recipients = unique_addresses(email.recipients)
+        recipients = unique_ignoring_case(email.recipients)
         return {
             "personalizations": [{"to": [{"email": address}]} for address in recipients],
             "from": {"email": self._from_address},

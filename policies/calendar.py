@@ -107,7 +107,7 @@ class BusinessCalendar:
         for rule, intervals in definition.open.items():
             self._set_rule(rule, tuple(parse_interval(i) for i in intervals))
         self._holidays = holiday_lookup(definition.holidays)
-        self._timeline = Timeline(self._zone, self._hours_on)
+        self._timeline = Timeline(self._zone, self.hours_on)
 
     def _set_rule(self, rule: str, hours: tuple[Minutes, ...]) -> None:
         if len(rule) == 5:  # MM-DD, every year
@@ -115,7 +115,9 @@ class BusinessCalendar:
         else:
             self._dated[date.fromisoformat(rule)] = hours
 
-    def _hours_on(self, day: date) -> Sequence[Minutes]:
+    def hours_on(self, day: date) -> Sequence[Minutes]:
+        """The open intervals of local date ``day``: its dated entry, else its month-day entry,
+        else none on a public holiday, else the weekly hours (minutes after local midnight)."""
         dated = self._dated.get(day)
         if dated is not None:
             return dated

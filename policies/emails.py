@@ -8,6 +8,7 @@ impossible, and needs no DNS or extra package.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -39,3 +40,15 @@ def is_email_address(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def unique_ignoring_case(values: Iterable[str]) -> list[str]:
+    """``values`` in order without repeats, compared ignoring case (as email addresses, tags
+    and plan values are); the first spelling is kept."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        if value.casefold() not in seen:
+            seen.add(value.casefold())
+            kept.append(value)
+    return kept

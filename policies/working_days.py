@@ -161,7 +161,7 @@ def _day_hours(calendar: Calendar) -> tuple[tzinfo, Callable[[date], Sequence[Mi
     if isinstance(calendar, BusinessCalendar):
         # The calendar's own reading of a date (dated entry, month-day entry, holiday, weekly
         # hours), so working days can never disagree with the time it counts.
-        return calendar.zone, calendar._hours_on
+        return calendar.zone, calendar.hours_on
     raise TypeError(f"working days need a 24x7 or business calendar, not {calendar!r}")
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from activities.models import Message, TicketFields
 from policies.calendar import CalendarSet
-from policies.emails import EmailAddress
+from policies.emails import EmailAddress, unique_ignoring_case
 from policies.model import PriorityName, Slug
 from policies.plan_match import DEFAULT_PLAN
 from policies.zones import zone
@@ -79,17 +79,6 @@ def _tag(value: str) -> str:
     return value
 
 
-def _unique_tags(values: list[str]) -> list[str]:
-    # Plans compare tags case-insensitively, so "VIP" and "vip" are one tag: keep the first.
-    seen: set[str] = set()
-    kept = []
-    for value in values:
-        if value.casefold() not in seen:
-            seen.add(value.casefold())
-            kept.append(value)
-    return kept
-
-
 def _attribute_name(value: str) -> str:
     if not _ATTRIBUTE_NAME.match(value):
         raise ValueError(
@@ -101,7 +90,8 @@ def _attribute_name(value: str) -> str:
 
 Tag = Annotated[str, AfterValidator(_tag)]
 """A ticket tag, such as ``vip``; SLA plans may be chosen by them."""
-Tags = Annotated[list[Tag], AfterValidator(_unique_tags), Field(max_length=MAX_TAGS)]
+# Plans compare tags ignoring case, so "VIP" and "vip" are one tag: the first is kept.
+Tags = Annotated[list[Tag], AfterValidator(unique_ignoring_case), Field(max_length=MAX_TAGS)]
 AttributeName = Annotated[str, AfterValidator(_attribute_name)]
 """A ticket attribute's name, such as ``customer_tier``, ``ticket_type`` or ``channel``."""
 AttributeValue = Annotated[OneLine, Field(max_length=200)]
